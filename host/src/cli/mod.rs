@@ -1,0 +1,1 @@
+//! The `tickstock` command line: one enum of subcommands, one module per subcommand group.

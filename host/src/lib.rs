@@ -1,0 +1,9 @@
+//! tickstock: loads historical market bars into a database, calendar-aware and resumable,
+//! with exchange calendars, batch policies and refresh profiles as WebAssembly plugins.
+//!
+//! The binary (`src/main.rs`) is a thin clap front end over these modules; see
+//! ARCHITECTURE.md for the map.
+
+pub mod calendar;
+pub mod cli;
+pub mod plugin;

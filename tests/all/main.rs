@@ -1,0 +1,5 @@
+//! The integration suite, one binary (as wasmtime's tests/all): every module below tests a
+//! part of tickstock against real boundaries (wasm components built from this repository,
+//! SQLite files, the local PostgreSQL and Redis, the `tickstock` binary).
+
+mod support;
