@@ -1,0 +1,7 @@
+//! The XETR calendar plugin: the Xetra (Deutsche Börse) rule set from `calendar_rules::xetr`, exported as
+//! the `calendar-plugin` WIT world. The rules and the WIT conversion live in
+//! calendar-rules; this crate only generates the bindings and exports.
+
+wit_bindgen::generate!({ path: "../../wit", world: "calendar-plugin" });
+
+calendar_rules::export_calendar!(calendar_rules::xetr::Xetr);

@@ -1,0 +1,7 @@
+//! The XNYS calendar plugin: the New York Stock Exchange rule set from `calendar_rules::xnys`, exported as
+//! the `calendar-plugin` WIT world. The rules and the WIT conversion live in
+//! calendar-rules; this crate only generates the bindings and exports.
+
+wit_bindgen::generate!({ path: "../../wit", world: "calendar-plugin" });
+
+calendar_rules::export_calendar!(calendar_rules::xnys::Xnys);
