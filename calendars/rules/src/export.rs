@@ -8,7 +8,7 @@
 /// world. Invoke at the crate root, after
 /// `wit_bindgen::generate!({ path: ".../wit", world: "calendar-plugin" })`:
 ///
-/// ```ignore
+/// ```text
 /// calendar_rules::export_calendar!(calendar_rules::xnys::Xnys);
 /// ```
 ///
