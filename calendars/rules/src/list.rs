@@ -57,9 +57,16 @@ impl SpecialDayList {
     /// An empty year. Days are official when `year <= published_through`, projected
     /// by rule after.
     pub fn new(year: i32, published_through: i32) -> SpecialDayList {
-        let certainty =
-            if year <= published_through { Certainty::Official } else { Certainty::Projected };
-        SpecialDayList { year, certainty, entries: Vec::new() }
+        let certainty = if year <= published_through {
+            Certainty::Official
+        } else {
+            Certainty::Projected
+        };
+        SpecialDayList {
+            year,
+            certainty,
+            entries: Vec::new(),
+        }
     }
 
     pub fn year(&self) -> i32 {
@@ -159,8 +166,14 @@ mod tests {
     fn closure_beats_early_close_on_the_same_date() {
         let mut list = SpecialDayList::new(2024, 2030);
         let date = Date::new(2024, 12, 24);
-        list.add(date, DayKind::EarlyClose(LocalTime::new(13, 0)), "Christmas Eve", "r", "s")
-            .one_off();
+        list.add(
+            date,
+            DayKind::EarlyClose(LocalTime::new(13, 0)),
+            "Christmas Eve",
+            "r",
+            "s",
+        )
+        .one_off();
         list.closed(date, "Storm", "r", "s");
         let days = list.finish();
         assert_eq!(days.len(), 1);
@@ -172,7 +185,8 @@ mod tests {
     fn more_specific_name_wins_between_two_closures() {
         let mut list = SpecialDayList::new(2023, 2030);
         let date = Date::new(2023, 1, 2);
-        list.closed(date, "New Year market holiday", "r", "s").specificity(Specificity::ExchangeWide);
+        list.closed(date, "New Year market holiday", "r", "s")
+            .specificity(Specificity::ExchangeWide);
         list.closed(date, "Substitute holiday", "r", "s");
         let days = list.finish();
         assert_eq!(days.len(), 1);

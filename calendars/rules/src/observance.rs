@@ -16,8 +16,7 @@ pub fn easter_sunday(year: i32) -> Date {
     let epact = (19 * golden + century - skipped_leap - solar_correction + 15) % 30;
     let year_leap = year_of_century / 4;
     let year_leap_remainder = year_of_century % 4;
-    let weekday_offset =
-        (32 + 2 * century_leap + 2 * year_leap - epact - year_leap_remainder) % 7;
+    let weekday_offset = (32 + 2 * century_leap + 2 * year_leap - epact - year_leap_remainder) % 7;
     let correction = (golden + 11 * epact + 22 * weekday_offset) / 451;
     let month = (epact + weekday_offset - 7 * correction + 114) / 31;
     let day = (epact + weekday_offset - 7 * correction + 114) % 31 + 1;
@@ -65,8 +64,16 @@ pub fn following_monday_if_weekend(date: Date) -> Date {
 pub fn uk_christmas_and_boxing_day(year: i32) -> (Date, Date) {
     let christmas = Date::new(year, 12, 25);
     let boxing_day = Date::new(year, 12, 26);
-    let christmas_observed = if christmas.is_weekend() { Date::new(year, 12, 27) } else { christmas };
-    let boxing_day_observed = if boxing_day.is_weekend() { Date::new(year, 12, 28) } else { boxing_day };
+    let christmas_observed = if christmas.is_weekend() {
+        Date::new(year, 12, 27)
+    } else {
+        christmas
+    };
+    let boxing_day_observed = if boxing_day.is_weekend() {
+        Date::new(year, 12, 28)
+    } else {
+        boxing_day
+    };
     (christmas_observed, boxing_day_observed)
 }
 
@@ -109,7 +116,10 @@ mod tests {
         for (year, (christmas_day, boxing_day)) in cases {
             assert_eq!(
                 uk_christmas_and_boxing_day(year),
-                (Date::new(year, 12, christmas_day), Date::new(year, 12, boxing_day)),
+                (
+                    Date::new(year, 12, christmas_day),
+                    Date::new(year, 12, boxing_day)
+                ),
                 "{year}"
             );
         }
@@ -117,9 +127,21 @@ mod tests {
 
     #[test]
     fn us_nearest_weekday_moves_saturday_back_and_sunday_forward() {
-        assert_eq!(nearest_weekday(Date::new(2026, 7, 4)), Date::new(2026, 7, 3));
-        assert_eq!(nearest_weekday(Date::new(2027, 6, 19)), Date::new(2027, 6, 18));
-        assert_eq!(nearest_weekday(Date::new(2022, 6, 19)), Date::new(2022, 6, 20));
-        assert_eq!(nearest_weekday(Date::new(2024, 7, 4)), Date::new(2024, 7, 4));
+        assert_eq!(
+            nearest_weekday(Date::new(2026, 7, 4)),
+            Date::new(2026, 7, 3)
+        );
+        assert_eq!(
+            nearest_weekday(Date::new(2027, 6, 19)),
+            Date::new(2027, 6, 18)
+        );
+        assert_eq!(
+            nearest_weekday(Date::new(2022, 6, 19)),
+            Date::new(2022, 6, 20)
+        );
+        assert_eq!(
+            nearest_weekday(Date::new(2024, 7, 4)),
+            Date::new(2024, 7, 4)
+        );
     }
 }

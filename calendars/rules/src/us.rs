@@ -40,10 +40,22 @@ pub struct UsSources {
 
 /// National days of mourning for former presidents on which both exchanges closed.
 const DAYS_OF_MOURNING: &[(Date, &str)] = &[
-    (Date::new(2004, 6, 11), "National Day of Mourning for President Ronald Reagan"),
-    (Date::new(2007, 1, 2), "National Day of Mourning for President Gerald R. Ford"),
-    (Date::new(2018, 12, 5), "National Day of Mourning for President George H. W. Bush"),
-    (Date::new(2025, 1, 9), "National Day of Mourning for President Jimmy Carter"),
+    (
+        Date::new(2004, 6, 11),
+        "National Day of Mourning for President Ronald Reagan",
+    ),
+    (
+        Date::new(2007, 1, 2),
+        "National Day of Mourning for President Gerald R. Ford",
+    ),
+    (
+        Date::new(2018, 12, 5),
+        "National Day of Mourning for President George H. W. Bush",
+    ),
+    (
+        Date::new(2025, 1, 9),
+        "National Day of Mourning for President Jimmy Carter",
+    ),
 ];
 
 /// Every special day of `year` (already checked to be in range).
@@ -114,10 +126,20 @@ pub fn special_days(list: &mut SpecialDayList, sources: &UsSources) {
         source,
     );
     let thanksgiving = Date::nth_weekday(year, 11, Weekday::Thursday, 4);
-    list.closed(thanksgiving, "Thanksgiving Day", "fourth Thursday of November", source);
+    list.closed(
+        thanksgiving,
+        "Thanksgiving Day",
+        "fourth Thursday of November",
+        source,
+    );
     let christmas = Date::new(year, 12, 25);
-    list.closed(nearest_weekday(christmas), "Christmas Day", "December 25, nearest weekday", source)
-        .observed_from(christmas);
+    list.closed(
+        nearest_weekday(christmas),
+        "Christmas Day",
+        "December 25, nearest weekday",
+        source,
+    )
+    .observed_from(christmas);
 
     // Early closes at 13:00.
     let early = DayKind::EarlyClose(EARLY_CLOSE);
@@ -157,8 +179,17 @@ pub fn special_days(list: &mut SpecialDayList, sources: &UsSources) {
         source,
     );
     let christmas_eve = Date::new(year, 12, 24);
-    if !matches!(christmas_eve.weekday(), Weekday::Friday | Weekday::Saturday | Weekday::Sunday) {
-        list.add(christmas_eve, early, "Christmas Eve", "December 24 when Monday to Thursday", source);
+    if !matches!(
+        christmas_eve.weekday(),
+        Weekday::Friday | Weekday::Saturday | Weekday::Sunday
+    ) {
+        list.add(
+            christmas_eve,
+            early,
+            "Christmas Eve",
+            "December 24 when Monday to Thursday",
+            source,
+        );
     }
 
     // One-off closures.
@@ -181,6 +212,12 @@ pub fn special_days(list: &mut SpecialDayList, sources: &UsSources) {
         .one_off();
     }
     for &(date, name) in DAYS_OF_MOURNING {
-        list.closed(date, name, "national day of mourning", (sources.mourning)(date)).one_off();
+        list.closed(
+            date,
+            name,
+            "national day of mourning",
+            (sources.mourning)(date),
+        )
+        .one_off();
     }
 }

@@ -34,8 +34,12 @@ fn calendar(mic: &str) -> Box<dyn ExchangeCalendar> {
 
 fn date(text: &str) -> Date {
     let parts: Vec<&str> = text.split('-').collect();
-    Date::try_new(parts[0].parse().unwrap(), parts[1].parse().unwrap(), parts[2].parse().unwrap())
-        .unwrap_or_else(|| panic!("bad date {text}"))
+    Date::try_new(
+        parts[0].parse().unwrap(),
+        parts[1].parse().unwrap(),
+        parts[2].parse().unwrap(),
+    )
+    .unwrap_or_else(|| panic!("bad date {text}"))
 }
 
 fn special_day(mic: &str, on: Date) -> Option<SpecialDay> {
@@ -44,7 +48,10 @@ fn special_day(mic: &str, on: Date) -> Option<SpecialDay> {
 }
 
 fn observed(mic: &str, on: Date) -> Expect {
-    assert!(!on.is_weekend(), "{mic} {on}: the table should hold weekdays only");
+    assert!(
+        !on.is_weekend(),
+        "{mic} {on}: the table should hold weekdays only"
+    );
     match special_day(mic, on).map(|day| day.kind) {
         None => Regular,
         Some(DayKind::Closed) => Closed,
@@ -54,6 +61,7 @@ fn observed(mic: &str, on: Date) -> Expect {
 }
 
 /// (MIC, date, expectation, why). NYSE and Nasdaq rows are checked on both exchanges.
+#[rustfmt::skip]
 const US_FACTS: &[(&str, Expect, &str)] = &[
     ("2010-12-31", Regular, "New Year's Day on a Saturday is not made up on Friday"),
     ("2021-12-31", Regular, "New Year's Day on a Saturday is not made up on Friday"),
@@ -99,6 +107,7 @@ const US_FACTS: &[(&str, Expect, &str)] = &[
     ("2024-03-11", Regular, "a regular day after the US DST change"),
 ];
 
+#[rustfmt::skip]
 const XTKS_FACTS: &[(&str, Expect, &str)] = &[
     ("2024-01-02", Closed, "exchange holiday January 2"),
     ("2024-01-03", Closed, "exchange holiday January 3"),
@@ -163,6 +172,7 @@ const XTKS_FACTS: &[(&str, Expect, &str)] = &[
     ("2024-11-05", Regular, "first day with the 15:30 close"),
 ];
 
+#[rustfmt::skip]
 const XLON_FACTS: &[(&str, Expect, &str)] = &[
     ("2024-12-24", EarlyClose(12, 30), "Christmas Eve"),
     ("2024-12-31", EarlyClose(12, 30), "New Year's Eve"),
@@ -196,6 +206,7 @@ const XLON_FACTS: &[(&str, Expect, &str)] = &[
     ("2024-08-26", Closed, "summer bank holiday"),
 ];
 
+#[rustfmt::skip]
 const XETR_FACTS: &[(&str, Expect, &str)] = &[
     ("2024-12-24", Closed, "Christmas Eve closed every year"),
     ("2024-12-31", Closed, "New Year's Eve closed every year"),
@@ -234,10 +245,17 @@ fn check_table(mic: &str, facts: &[(&str, Expect, &str)]) {
         let on = date(text);
         let actual = observed(mic, on);
         if actual != expected {
-            failures.push(format!("{mic} {text}: expected {expected:?}, got {actual:?} ({why})"));
+            failures.push(format!(
+                "{mic} {text}: expected {expected:?}, got {actual:?} ({why})"
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} facts failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} facts failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -266,7 +284,14 @@ fn xetra_matches_every_reference_fact() {
 }
 
 /// (MIC, date, hours expected on that date: open, close, lunch break).
-type HoursFact = (&'static str, &'static str, (u8, u8), (u8, u8), Option<((u8, u8), (u8, u8))>);
+type HoursFact = (
+    &'static str,
+    &'static str,
+    (u8, u8),
+    (u8, u8),
+    Option<((u8, u8), (u8, u8))>,
+);
+#[rustfmt::skip]
 const HOURS_FACTS: &[HoursFact] = &[
     ("XNYS", "2024-03-11", (9, 30), (16, 0), None),
     ("XNAS", "2000-01-03", (9, 30), (16, 0), None),
@@ -295,7 +320,11 @@ fn regular_hours_in_force_match_the_reference() {
         let time = |(hour, minute): (u8, u8)| LocalTime::new(hour, minute);
         assert_eq!(hours.open, time(open), "{mic} {text} open");
         assert_eq!(hours.close, time(close), "{mic} {text} close");
-        assert_eq!(hours.lunch_break, lunch_break.map(|(start, end)| (time(start), time(end))), "{mic} {text} break");
+        assert_eq!(
+            hours.lunch_break,
+            lunch_break.map(|(start, end)| (time(start), time(end))),
+            "{mic} {text} break"
+        );
     }
 }
 
@@ -304,10 +333,18 @@ fn every_calendar_starts_its_hours_by_its_first_session() {
     for mic in ["XNYS", "XNAS", "XTKS", "XLON", "XETR"] {
         let info = calendar(mic).info();
         assert!(info.hours[0].effective_from <= info.first_session, "{mic}");
-        assert!(info.hours.windows(2).all(|pair| pair[0].effective_from < pair[1].effective_from), "{mic}");
+        assert!(
+            info.hours
+                .windows(2)
+                .all(|pair| pair[0].effective_from < pair[1].effective_from),
+            "{mic}"
+        );
         assert_eq!(info.first_session.year, info.first_year, "{mic}");
         assert!(!info.first_session.is_weekend(), "{mic}");
-        assert!(observed(mic, info.first_session) != Closed, "{mic} first session is closed");
+        assert!(
+            observed(mic, info.first_session) != Closed,
+            "{mic} first session is closed"
+        );
     }
 }
 
@@ -316,7 +353,12 @@ fn xetra_starts_at_its_launch() {
     let info = Xetr.info();
     assert_eq!(info.first_session, Date::new(1997, 11, 28));
     assert_eq!(info.first_year, 1997);
-    assert!(Xetr.special_days(1997).unwrap().iter().all(|day| day.date >= info.first_session));
+    assert!(
+        Xetr.special_days(1997)
+            .unwrap()
+            .iter()
+            .all(|day| day.date >= info.first_session)
+    );
 }
 
 #[test]
@@ -335,7 +377,11 @@ fn years_outside_the_range_are_refused() {
         ("XETR", 2100),
     ];
     for &(mic, year) in cases {
-        assert_eq!(calendar(mic).special_days(year), Err(CalendarError::YearOutOfRange(year)), "{mic} {year}");
+        assert_eq!(
+            calendar(mic).special_days(year),
+            Err(CalendarError::YearOutOfRange(year)),
+            "{mic} {year}"
+        );
     }
 }
 
@@ -346,17 +392,32 @@ fn every_year_is_ordered_weekday_only_one_per_date_and_certain_up_to_publication
         let info = exchange.info();
         for year in info.first_year..=info.last_year {
             let days = exchange.special_days(year).unwrap();
-            assert!(days.windows(2).all(|pair| pair[0].date < pair[1].date), "{mic} {year} order");
+            assert!(
+                days.windows(2).all(|pair| pair[0].date < pair[1].date),
+                "{mic} {year} order"
+            );
             for day in &days {
                 assert_eq!(day.date.year, year, "{mic} {}", day.date);
                 assert!(!day.date.is_weekend(), "{mic} {} is a weekend", day.date);
                 assert!(!day.name.is_empty() && !day.rule.is_empty() && !day.source.is_empty());
-                let expected_certainty =
-                    if year <= info.published_through { Certainty::Official } else { Certainty::Projected };
+                let expected_certainty = if year <= info.published_through {
+                    Certainty::Official
+                } else {
+                    Certainty::Projected
+                };
                 assert_eq!(day.certainty, expected_certainty, "{mic} {}", day.date);
                 if let DayKind::EarlyClose(at) = day.kind {
-                    let hours = info.hours.iter().rev().find(|hours| hours.effective_from <= day.date).unwrap();
-                    assert!(at > hours.open && at < hours.close, "{mic} {} early close {at:?}", day.date);
+                    let hours = info
+                        .hours
+                        .iter()
+                        .rev()
+                        .find(|hours| hours.effective_from <= day.date)
+                        .unwrap();
+                    assert!(
+                        at > hours.open && at < hours.close,
+                        "{mic} {} early close {at:?}",
+                        day.date
+                    );
                 }
             }
         }
@@ -383,6 +444,7 @@ fn sessions_in_year(mic: &str, year: i32) -> usize {
 }
 
 /// Sessions per year, each justified from the exchange's published holiday list.
+#[rustfmt::skip]
 const SESSION_COUNTS: &[(&str, i32, usize, &str)] = &[
     // NYSE/Nasdaq: weekdays minus holidays.
     ("XNYS", 2012, 250, "261 weekdays - 9 holidays - 2 Sandy days"),
@@ -420,7 +482,9 @@ fn session_counts_match_published_calendars() {
     for &(mic, year, expected, why) in SESSION_COUNTS {
         let actual = sessions_in_year(mic, year);
         if actual != expected {
-            failures.push(format!("{mic} {year}: expected {expected} sessions, got {actual} ({why})"));
+            failures.push(format!(
+                "{mic} {year}: expected {expected} sessions, got {actual} ({why})"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
