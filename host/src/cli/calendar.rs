@@ -1,0 +1,412 @@
+//! `tickstock calendar`: sessions, status, holidays, explanations and maintenance windows
+//! from the calendar engine, as CSV, JSON or an aligned table.
+//!
+//! Dates and instants arrive as plain strings and are parsed here rather than by clap, so
+//! a malformed one is a one-line `error: ...` from `main` like every other failure,
+//! instead of clap's multi-line usage message.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use clap::{Subcommand, ValueEnum};
+
+use super::GlobalOptions;
+use crate::calendar::{Calendar, ClosedReason, DayExplanation, DayKind, RegularHours, Session, SpecialDay, Status};
+use crate::exchanges::Exchanges;
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// Sessions between two exchange-local dates (inclusive), with instants in UTC.
+    Sessions {
+        /// Exchange MIC, e.g. XNYS.
+        mic: String,
+        /// First local date, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// Last local date, YYYY-MM-DD (inclusive).
+        #[arg(long)]
+        to: String,
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+    },
+    /// Open, on break or closed (and why), and until when; every exchange when none given.
+    Status {
+        /// Exchange MICs; all known exchanges when empty.
+        mics: Vec<String>,
+        /// The instant to ask about, RFC 3339 [default: now].
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// The special days of one year: holidays, early closes, late opens.
+    Holidays {
+        mic: String,
+        #[arg(long)]
+        year: i32,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Why one local date is a trading day or not: the rule, the observed-from date, the
+    /// source and the resulting session.
+    Explain {
+        mic: String,
+        /// Local date, YYYY-MM-DD.
+        date: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Intervals in which all the given exchanges are closed (maintenance windows).
+    Windows {
+        /// Comma-separated MICs, e.g. XNYS,XLON,XTKS.
+        #[arg(long, value_delimiter = ',', required = true)]
+        exchanges: Vec<String>,
+        /// Start, RFC 3339 or YYYY-MM-DD (midnight UTC).
+        #[arg(long)]
+        from: String,
+        /// End (exclusive), RFC 3339 or YYYY-MM-DD (midnight UTC).
+        #[arg(long)]
+        to: String,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// How a list of rows is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Csv,
+    Json,
+    Table,
+}
+
+pub fn run(options: &GlobalOptions, command: CalendarCommand) -> anyhow::Result<()> {
+    // Arguments are checked before the plugins load, so a typo fails fast.
+    match command {
+        CalendarCommand::Sessions { mic, from, to, format } => {
+            let (from, to) = (parse_date(&from, "--from")?, parse_date(&to, "--to")?);
+            if from > to {
+                bail!("--from {from} is after --to {to}");
+            }
+            let calendar = Exchanges::load(options)?.calendar(&mic)?;
+            sessions(&calendar, from, to, format)
+        }
+        CalendarCommand::Status { mics, at, format } => {
+            let at = match at {
+                Some(text) => parse_instant(&text, "--at")?,
+                None => Utc::now(),
+            };
+            let exchanges = Exchanges::load(options)?;
+            let mics = if mics.is_empty() { exchanges.mics() } else { mics };
+            let calendars = mics.iter().map(|mic| exchanges.calendar(mic)).collect::<anyhow::Result<Vec<_>>>()?;
+            status(&calendars, at, format)
+        }
+        CalendarCommand::Holidays { mic, year, format } => {
+            let calendar = Exchanges::load(options)?.calendar(&mic)?;
+            holidays(&calendar, year, format)
+        }
+        CalendarCommand::Explain { mic, date, json } => {
+            let date = parse_date(&date, "the date")?;
+            let calendar = Exchanges::load(options)?.calendar(&mic)?;
+            explain(&calendar, date, json)
+        }
+        CalendarCommand::Windows { exchanges: mics, from, to, format } => {
+            let (from, to) = (parse_instant(&from, "--from")?, parse_instant(&to, "--to")?);
+            if from > to {
+                bail!("--from {} is after --to {}", utc_text(from), utc_text(to));
+            }
+            let exchanges = Exchanges::load(options)?;
+            let calendars = mics.iter().map(|mic| exchanges.calendar(mic)).collect::<anyhow::Result<Vec<_>>>()?;
+            windows(&calendars, from, to, format)
+        }
+    }
+}
+
+fn sessions(calendar: &Calendar, from: NaiveDate, to: NaiveDate, format: Format) -> anyhow::Result<()> {
+    let sessions = calendar.sessions(from, to)?;
+    let mut table = Table::new(&["date", "open", "close", "break_start", "break_end"]);
+    for session in &sessions {
+        let (break_start, break_end) = match session.lunch_break {
+            Some((start, end)) => (Some(utc_text(start)), Some(utc_text(end))),
+            None => (None, None),
+        };
+        table.push(vec![
+            Some(session.date.to_string()),
+            Some(utc_text(session.open)),
+            Some(utc_text(session.close)),
+            break_start,
+            break_end,
+        ]);
+    }
+    table.print(format)
+}
+
+fn status(calendars: &[Arc<Calendar>], at: DateTime<Utc>, format: Format) -> anyhow::Result<()> {
+    let mut table = Table::new(&["mic", "local_time", "state", "until", "reason"]);
+    for calendar in calendars {
+        let local_time = at.with_timezone(&calendar.spec().timezone).format("%Y-%m-%d %H:%M %Z").to_string();
+        let (state, until, reason) = match calendar.status(at)? {
+            Status::Open { until } => ("open", Some(utc_text(until)), None),
+            Status::Break { until } => ("break", Some(utc_text(until)), Some("lunch break".to_string())),
+            Status::Closed { reason, next_open } => ("closed", next_open.map(utc_text), Some(closed_reason(&reason))),
+        };
+        table.push(vec![Some(calendar.mic().to_string()), Some(local_time), Some(state.to_string()), until, reason]);
+    }
+    table.print(format)
+}
+
+fn closed_reason(reason: &ClosedReason) -> String {
+    match reason {
+        ClosedReason::Holiday { name } => format!("holiday: {name}"),
+        other => other.to_string(),
+    }
+}
+
+fn holidays(calendar: &Calendar, year: i32, format: Format) -> anyhow::Result<()> {
+    let special_days = calendar.special_days(year)?;
+    let mut table = Table::new(&["date", "name", "kind", "certainty", "source"]);
+    for special in special_days.iter() {
+        table.push(vec![
+            Some(special.date.to_string()),
+            Some(special.name.clone()),
+            Some(day_kind_text(special.kind)),
+            Some(certainty_text(special)),
+            Some(special.source.clone()),
+        ]);
+    }
+    table.print(format)
+}
+
+fn explain(calendar: &Calendar, date: NaiveDate, json: bool) -> anyhow::Result<()> {
+    let explanation = calendar.explain(date)?;
+    let timezone = calendar.spec().timezone;
+    if json {
+        let session = explanation.session().map(session_json);
+        let value = match &explanation {
+            DayExplanation::BeforeFirstSession { first_session, .. } => serde_json::json!({
+                "day": "before-first-session", "first_session": first_session.to_string(),
+            }),
+            DayExplanation::Weekend { weekday, .. } => {
+                serde_json::json!({ "day": "weekend", "weekday": weekday.to_string() })
+            }
+            DayExplanation::Regular { hours, .. } => serde_json::json!({
+                "day": "regular", "hours": hours_text(hours),
+            }),
+            DayExplanation::Special { special, hours, .. } => serde_json::json!({
+                "day": "special",
+                "name": special.name,
+                "kind": day_kind_text(special.kind),
+                "rule": special.rule,
+                "observed_from": special.observed_from.map(|date| date.to_string()),
+                "certainty": certainty_text(special),
+                "source": special.source,
+                "regular_hours": hours_text(hours),
+            }),
+        };
+        let mut value = value;
+        value["mic"] = calendar.mic().into();
+        value["date"] = date.to_string().into();
+        value["timezone"] = timezone.name().into();
+        value["session"] = session.unwrap_or(serde_json::Value::Null);
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+
+    let heading = format!("{} {} ({})", calendar.mic(), date, date.format("%A"));
+    match &explanation {
+        DayExplanation::BeforeFirstSession { first_session, .. } => {
+            println!("{heading}: closed, before the exchange's first session on {first_session}");
+        }
+        DayExplanation::Weekend { .. } => println!("{heading}: closed, weekend"),
+        DayExplanation::Regular { session, hours } => {
+            println!("{heading}: regular session, {} {timezone}", hours_text(hours));
+            println!("  session (UTC):  {}", session_text(session));
+        }
+        DayExplanation::Special { special, session, hours } => {
+            let what = match special.kind {
+                DayKind::Closed => "closed".to_string(),
+                kind => format!("shortened session, {}", day_kind_text(kind)),
+            };
+            println!("{heading}: {what}: {}", special.name);
+            println!("  rule:           {}", special.rule);
+            if let Some(observed_from) = special.observed_from {
+                println!("  observed from:  {observed_from} ({})", observed_from.format("%A"));
+            }
+            println!("  certainty:      {}", certainty_text(special));
+            println!("  source:         {}", special.source);
+            println!("  regular hours:  {} {timezone}", hours_text(hours));
+            if let Some(session) = session {
+                println!("  session (UTC):  {}", session_text(session));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn windows(calendars: &[Arc<Calendar>], from: DateTime<Utc>, to: DateTime<Utc>, format: Format) -> anyhow::Result<()> {
+    let references: Vec<&Calendar> = calendars.iter().map(|calendar| calendar.as_ref()).collect();
+    let found = crate::calendar::windows(&references, from, to)?;
+    let mut table = Table::new(&["start", "end", "duration"]);
+    for window in &found {
+        let minutes = window.duration().num_minutes();
+        table.push(vec![
+            Some(utc_text(window.start)),
+            Some(utc_text(window.end)),
+            Some(format!("{}h{:02}m", minutes / 60, minutes % 60)),
+        ]);
+    }
+    table.print(format)
+}
+
+// ---- text ---------------------------------------------------------------------------------
+
+/// The contract's instant format: UTC, seconds, `Z`.
+fn utc_text(instant: DateTime<Utc>) -> String {
+    instant.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn local_time_text(time: NaiveTime) -> String {
+    time.format("%H:%M").to_string()
+}
+
+fn hours_text(hours: &RegularHours) -> String {
+    let session = format!("{}-{}", local_time_text(hours.open), local_time_text(hours.close));
+    match hours.lunch_break {
+        Some((start, end)) => format!("{session} (break {}-{})", local_time_text(start), local_time_text(end)),
+        None => session,
+    }
+}
+
+fn session_text(session: &Session) -> String {
+    let span = format!("{} - {}", utc_text(session.open), utc_text(session.close));
+    match session.lunch_break {
+        Some((start, end)) => format!("{span}, break {} - {}", utc_text(start), utc_text(end)),
+        None => span,
+    }
+}
+
+fn session_json(session: &Session) -> serde_json::Value {
+    serde_json::json!({
+        "open": utc_text(session.open),
+        "close": utc_text(session.close),
+        "break_start": session.lunch_break.map(|(start, _)| utc_text(start)),
+        "break_end": session.lunch_break.map(|(_, end)| utc_text(end)),
+    })
+}
+
+fn day_kind_text(kind: DayKind) -> String {
+    match kind {
+        DayKind::Closed => "closed".to_string(),
+        DayKind::EarlyClose(time) => format!("early close {}", local_time_text(time)),
+        DayKind::LateOpen(time) => format!("late open {}", local_time_text(time)),
+    }
+}
+
+fn certainty_text(special: &SpecialDay) -> String {
+    serde_json::to_value(special.certainty)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{:?}", special.certainty))
+}
+
+fn parse_date(text: &str, what: &str) -> anyhow::Result<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .with_context(|| format!("{what}: {text:?} is not a date; expected YYYY-MM-DD"))
+}
+
+/// RFC 3339, or a bare date meaning midnight UTC.
+fn parse_instant(text: &str, what: &str) -> anyhow::Result<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+        return Ok(instant.with_timezone(&Utc));
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_time(NaiveTime::MIN).and_utc());
+    }
+    bail!("{what}: {text:?} is not an instant; expected RFC 3339 (2024-03-11T14:30:00Z) or YYYY-MM-DD")
+}
+
+// ---- output -------------------------------------------------------------------------------
+
+/// Rows of optional cells under named columns, printable as CSV (empty cell for None),
+/// JSON (an array of objects, null for None) or an aligned table (`-` for None).
+struct Table {
+    headers: Vec<&'static str>,
+    rows: Vec<Vec<Option<String>>>,
+}
+
+impl Table {
+    fn new(headers: &[&'static str]) -> Table {
+        Table { headers: headers.to_vec(), rows: Vec::new() }
+    }
+
+    fn push(&mut self, row: Vec<Option<String>>) {
+        debug_assert_eq!(row.len(), self.headers.len());
+        self.rows.push(row);
+    }
+
+    fn print(&self, format: Format) -> anyhow::Result<()> {
+        let text = match format {
+            Format::Csv => self.csv(),
+            Format::Json => self.json()?,
+            Format::Table => self.aligned(),
+        };
+        print!("{text}");
+        Ok(())
+    }
+
+    fn csv(&self) -> String {
+        let mut out = self.headers.join(",");
+        out.push('\n');
+        for row in &self.rows {
+            let cells: Vec<String> = row.iter().map(|cell| csv_cell(cell.as_deref().unwrap_or(""))).collect();
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        out
+    }
+
+    fn json(&self) -> anyhow::Result<String> {
+        let objects: Vec<serde_json::Map<String, serde_json::Value>> = self
+            .rows
+            .iter()
+            .map(|row| {
+                self.headers
+                    .iter()
+                    .zip(row)
+                    .map(|(header, cell)| {
+                        (header.to_string(), cell.clone().map_or(serde_json::Value::Null, Into::into))
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(serde_json::to_string_pretty(&objects)? + "\n")
+    }
+
+    fn aligned(&self) -> String {
+        let cell_text = |cell: &Option<String>| cell.clone().unwrap_or_else(|| "-".to_string());
+        let mut widths: Vec<usize> = self.headers.iter().map(|header| header.len()).collect();
+        for row in &self.rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell_text(cell).chars().count());
+            }
+        }
+        let line = |cells: Vec<String>| {
+            let padded: Vec<String> =
+                cells.iter().zip(&widths).map(|(cell, &width)| format!("{cell:<width$}")).collect();
+            padded.join("  ").trim_end().to_string() + "\n"
+        };
+        let mut out = line(self.headers.iter().map(|header| header.to_uppercase()).collect());
+        for row in &self.rows {
+            out.push_str(&line(row.iter().map(cell_text).collect()));
+        }
+        out
+    }
+}
+
+/// RFC 4180 quoting, only where needed (a holiday name with a comma).
+fn csv_cell(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+}
