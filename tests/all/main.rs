@@ -2,4 +2,5 @@
 //! part of tickstock against real boundaries (wasm components built from this repository,
 //! SQLite files, the local PostgreSQL and Redis, the `tickstock` binary).
 
+mod calendar_facts;
 mod support;
