@@ -6,4 +6,8 @@
 
 pub mod calendar;
 pub mod cli;
+pub mod exchanges;
+pub mod gaps;
+pub mod plan;
 pub mod plugin;
+pub mod store;

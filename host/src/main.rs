@@ -1,4 +1,23 @@
-//! The `tickstock` binary.
-fn main() {
-    println!("{} built-in plugins", tickstock::plugin::builtin::BUILTINS.len());
+//! The `tickstock` binary: parses the command line, runs it, and turns any error into one
+//! line on stderr and a non-zero exit.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TICKSTOCK_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = tickstock::cli::Cli::parse();
+    match tickstock::cli::run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // One line: the chain joined, so the reason and its cause read together.
+            let message = format!("{error:#}").replace('\n', " ");
+            eprintln!("error: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

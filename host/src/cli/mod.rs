@@ -1,1 +1,103 @@
 //! The `tickstock` command line: one enum of subcommands, one module per subcommand group.
+//! Every subcommand returns `anyhow::Result`; `main` prints the error on one line and exits
+//! non-zero.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::plugin::{Limits, Registry, Runtime, RuntimeOptions};
+
+pub mod calendar;
+pub mod plugins;
+
+/// Command-line options shared by every subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalOptions {
+    /// Folder of extra plugin components (*.wasm); a plugin there replaces the built-in of
+    /// the same kind and name.
+    #[arg(long, global = true, env = "TICKSTOCK_PLUGINS")]
+    pub plugins: Option<PathBuf>,
+
+    /// Where compiled plugin artifacts are cached [default: the user cache dir].
+    #[arg(long, global = true, env = "TICKSTOCK_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Wall-clock budget of one plugin call, in milliseconds.
+    #[arg(long, global = true, default_value_t = 100, env = "TICKSTOCK_PLUGIN_DEADLINE_MS")]
+    pub plugin_deadline_ms: u64,
+
+    /// Linear-memory cap of one plugin instance, in MiB.
+    #[arg(long, global = true, default_value_t = 64, env = "TICKSTOCK_PLUGIN_MEMORY_MIB")]
+    pub plugin_memory_mib: u64,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "tickstock", version, about = "Loads historical market bars, calendar-aware, with WebAssembly plugins")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List, check and compare plugins.
+    #[command(subcommand)]
+    Plugins(plugins::PluginsCommand),
+    /// Trading sessions, market status, holidays and maintenance windows.
+    #[command(subcommand)]
+    Calendar(calendar::CalendarCommand),
+}
+
+impl GlobalOptions {
+    /// The plugin runtime options these flags describe.
+    pub fn runtime_options(&self) -> RuntimeOptions {
+        RuntimeOptions {
+            limits: Limits {
+                deadline: Duration::from_millis(self.plugin_deadline_ms),
+                memory_bytes: self.plugin_memory_mib * 1024 * 1024,
+                ..Limits::default()
+            },
+            cache_dir: self.cache_dir.clone().or_else(default_cache_dir),
+        }
+    }
+}
+
+/// `$XDG_CACHE_HOME/tickstock/artifacts`, else `~/.cache/tickstock/artifacts`.
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").filter(|value| !value.is_empty()).map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("tickstock").join("artifacts"))
+}
+
+/// The registry every command works with: the built-in plugins, then the `--plugins`
+/// folder's files on top. A file that fails to load is reported on stderr and skipped;
+/// the built-in of the same name (if any) keeps serving.
+pub fn open_registry(options: &GlobalOptions) -> anyhow::Result<Arc<Registry>> {
+    let runtime = Runtime::new(options.runtime_options())?;
+    let registry = Registry::with_builtins(runtime).context("loading the built-in plugins")?;
+    if let Some(dir) = &options.plugins {
+        for (_path, outcome) in registry.load_folder(dir)? {
+            if let Err(error) = outcome {
+                eprintln!("warning: {error}");
+            }
+        }
+    }
+    Ok(Arc::new(registry))
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Plugins(command) => plugins::run(&cli.global, command),
+        Command::Calendar(command) => calendar::run(&cli.global, command),
+    }
+}

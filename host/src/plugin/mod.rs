@@ -1,5 +1,26 @@
 //! The plugin runtime: one wasmtime engine, sandboxed calls with deadlines and memory caps,
 //! a precompiled-artifact cache, and a registry of named plugins whose generations swap
-//! atomically. (Being written: see the foundation issue.)
+//! atomically.
+//!
+//! The path of a plugin from bytes to live: `load::prepare` checks the bytes, compiles
+//! them (or reuses a cached artifact), type-checks them against their world, calls
+//! `describe` and the kind's own checks (a calendar must answer `info` and build its
+//! current years), and only then does `Registry` publish the result as a new generation.
+//! Every call runs in a fresh `Store` (`sandbox.rs`), so a trap never poisons later calls.
 
+pub mod artifact_cache;
+pub mod bindings;
 pub mod builtin;
+pub mod calendar;
+pub mod error;
+pub mod load;
+pub mod policy;
+pub mod profile;
+pub mod registry;
+pub mod runtime;
+pub mod sandbox;
+
+pub use error::{CallError, CallFailure, LoadError};
+pub use load::{Generation, Identity, PluginKind, PluginSource};
+pub use registry::{PluginEntry, Registry};
+pub use runtime::{Limits, Runtime, RuntimeOptions};

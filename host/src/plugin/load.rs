@@ -1,0 +1,321 @@
+//! From bytes to a candidate generation: header checks, sha256, compile (or cached
+//! artifact), world detection and type-check (`InstancePre`), and the `describe` smoke
+//! call. Kind-specific gates (a calendar must build its current years) run in the
+//! registry before a candidate is published.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use super::bindings::calendar_world::tickstock::plugins::types as wit_types;
+use super::bindings::{calendar_world, policy_world, profile_world};
+use super::error::{CallError, LoadError};
+use super::runtime::Runtime;
+use super::sandbox::{self, CallState, CallTarget};
+use crate::calendar::Calendar;
+
+/// The three kinds of plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    Calendar,
+    BatchPolicy,
+    RefreshProfile,
+}
+
+impl PluginKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginKind::Calendar => "calendar",
+            PluginKind::BatchPolicy => "batch-policy",
+            PluginKind::RefreshProfile => "refresh-profile",
+        }
+    }
+
+    /// The WIT world a plugin of this kind implements.
+    pub fn world(self) -> &'static str {
+        match self {
+            PluginKind::Calendar => "calendar-plugin",
+            PluginKind::BatchPolicy => "batch-policy-plugin",
+            PluginKind::RefreshProfile => "refresh-profile-plugin",
+        }
+    }
+
+    /// The interface export that identifies the world, without its version.
+    fn interface_export(self) -> &'static str {
+        match self {
+            PluginKind::Calendar => "tickstock:plugins/calendar@",
+            PluginKind::BatchPolicy => "tickstock:plugins/batch-policy@",
+            PluginKind::RefreshProfile => "tickstock:plugins/refresh-profile@",
+        }
+    }
+}
+
+impl std::fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The identity a plugin reports from `describe`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Identity {
+    pub kind: PluginKind,
+    pub name: String,
+    pub version: String,
+    pub description: String,
+}
+
+/// Where a plugin's bytes came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    /// Embedded in the binary; the artifact's file name.
+    Builtin(&'static str),
+    /// A file in a plugin folder or given on the command line.
+    File(PathBuf),
+}
+
+impl std::fmt::Display for PluginSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginSource::Builtin(file_name) => write!(f, "built-in ({file_name})"),
+            PluginSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// The world-specific pre-linked component: type-checked once, instantiated per call.
+pub(crate) enum WorldPre {
+    Calendar(calendar_world::CalendarPluginPre<CallState>),
+    Policy(policy_world::BatchPolicyPluginPre<CallState>),
+    Profile(profile_world::RefreshProfilePluginPre<CallState>),
+}
+
+/// What a call needs: the runtime, the pre-linked component, and a label for errors.
+pub struct Callable {
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) pre: WorldPre,
+    /// `kind/name` once described; the origin before.
+    label: std::sync::OnceLock<String>,
+    origin: String,
+    /// Set when the generation is published; 0 for a candidate.
+    generation: AtomicU64,
+}
+
+impl Callable {
+    pub fn label(&self) -> &str {
+        self.label.get().map(String::as_str).unwrap_or(&self.origin)
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_generation(&self, number: u64) {
+        self.generation.store(number, Ordering::Relaxed);
+    }
+
+    /// Runs one sandboxed call of `function`.
+    pub(crate) fn call<R>(
+        &self,
+        function: &'static str,
+        body: impl FnOnce(&mut wasmtime::Store<CallState>, &WorldPre) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let target = CallTarget { plugin: self.label(), generation: self.generation(), function };
+        sandbox::call(&self.runtime, &target, |store| body(store, &self.pre))
+    }
+
+    /// The `describe` export, whatever the world.
+    pub fn describe(&self) -> Result<Identity, CallError> {
+        let identity = self.call("describe", |store, pre| match pre {
+            WorldPre::Calendar(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store),
+            WorldPre::Policy(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store),
+            WorldPre::Profile(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store),
+        })?;
+        let kind = match identity.kind {
+            wit_types::PluginKind::Calendar => PluginKind::Calendar,
+            wit_types::PluginKind::BatchPolicy => PluginKind::BatchPolicy,
+            wit_types::PluginKind::RefreshProfile => PluginKind::RefreshProfile,
+        };
+        Ok(Identity { kind, name: identity.name, version: identity.version, description: identity.description })
+    }
+}
+
+/// One loaded plugin: a candidate until the registry publishes it, then a generation.
+/// Immutable once published; calls in flight keep their `Arc<Generation>` alive, so a
+/// swap never pulls a plugin out from under a running call.
+pub struct Generation {
+    pub identity: Identity,
+    pub sha256: String,
+    pub source: PluginSource,
+    pub loaded_at: DateTime<Utc>,
+    pub(crate) callable: Arc<Callable>,
+    /// For calendar plugins: the engine built (and warmed) from this generation.
+    pub(crate) calendar: Option<Arc<Calendar>>,
+}
+
+impl std::fmt::Debug for Generation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Generation")
+            .field("identity", &self.identity)
+            .field("number", &self.number())
+            .field("sha256", &self.sha256)
+            .field("source", &self.source)
+            .field("loaded_at", &self.loaded_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Generation {
+    pub fn kind(&self) -> PluginKind {
+        self.identity.kind
+    }
+
+    pub fn name(&self) -> &str {
+        &self.identity.name
+    }
+
+    pub fn number(&self) -> u64 {
+        self.callable.generation()
+    }
+
+    pub fn callable(&self) -> &Arc<Callable> {
+        &self.callable
+    }
+
+    /// The calendar engine of a calendar plugin's generation.
+    pub fn calendar(&self) -> Option<&Arc<Calendar>> {
+        self.calendar.as_ref()
+    }
+}
+
+/// Reads a plugin file, refusing anything that is not a regular file.
+pub fn read_plugin_file(path: &Path) -> Result<Vec<u8>, LoadError> {
+    let metadata = std::fs::metadata(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+    if !metadata.is_file() {
+        return Err(LoadError::NotAFile { path: path.to_path_buf() });
+    }
+    std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Checks, compiles, type-checks and describes `bytes`. The result has not gone live.
+pub fn prepare(runtime: &Arc<Runtime>, bytes: &[u8], source: PluginSource) -> Result<Generation, LoadError> {
+    let origin = source.to_string();
+    check_header(bytes, &origin)?;
+    let sha256 = sha256_hex(bytes);
+    let component = compile(runtime, bytes, &sha256, &origin)?;
+    let pre = link(runtime, &component, &origin)?;
+    let world_kind = match &pre {
+        WorldPre::Calendar(_) => PluginKind::Calendar,
+        WorldPre::Policy(_) => PluginKind::BatchPolicy,
+        WorldPre::Profile(_) => PluginKind::RefreshProfile,
+    };
+    let callable = Arc::new(Callable {
+        runtime: runtime.clone(),
+        pre,
+        label: std::sync::OnceLock::new(),
+        origin: origin.clone(),
+        generation: AtomicU64::new(0),
+    });
+    let identity = callable.describe().map_err(|source| LoadError::Gate { origin: origin.clone(), source })?;
+    if identity.kind != world_kind {
+        return Err(LoadError::KindMismatch {
+            origin,
+            declared: identity.kind.to_string(),
+            world: world_kind.world(),
+        });
+    }
+    check_name(&identity.name).map_err(|reason| LoadError::BadIdentity { origin: origin.clone(), reason })?;
+    let _ = callable.label.set(format!("{}/{}", identity.kind, identity.name));
+    Ok(Generation { identity, sha256, source, loaded_at: Utc::now(), callable, calendar: None })
+}
+
+/// A name is used in paths, URLs, metric labels and log lines: keep it plain.
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 64 {
+        return Err(format!("name {name:?} must be 1-64 characters"));
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(format!("name {name:?} may hold only ASCII letters, digits, `-` and `_`"));
+    }
+    Ok(())
+}
+
+/// The first eight bytes tell a component (layer 1) from a core module (layer 0) and
+/// from anything that is not WebAssembly at all; the better error is worth the check.
+fn check_header(bytes: &[u8], origin: &str) -> Result<(), LoadError> {
+    if bytes.is_empty() {
+        return Err(LoadError::Empty { origin: origin.to_string() });
+    }
+    if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
+        if bytes.len() < 8 && b"\0asm".starts_with(&bytes[..bytes.len().min(4)]) {
+            return Err(LoadError::Truncated { origin: origin.to_string(), detail: format!("only {} bytes", bytes.len()) });
+        }
+        return Err(LoadError::NotWasm { origin: origin.to_string() });
+    }
+    match &bytes[4..8] {
+        [0x01, 0x00, 0x00, 0x00] => Err(LoadError::CoreModule { origin: origin.to_string() }),
+        [_, _, 0x01, 0x00] => Ok(()),
+        other => Err(LoadError::InvalidComponent {
+            origin: origin.to_string(),
+            detail: format!("unknown WebAssembly version/layer {other:02x?}"),
+        }),
+    }
+}
+
+fn compile(runtime: &Runtime, bytes: &[u8], sha256: &str, origin: &str) -> Result<Component, LoadError> {
+    if let Some(cache) = &runtime.cache
+        && let Some(component) = cache.get(&runtime.engine, sha256)
+    {
+        return Ok(component);
+    }
+    // Component::new validates the whole binary before compiling any of it, so a file
+    // cut short anywhere is caught here, not half-way through a call.
+    let component = Component::new(&runtime.engine, bytes).map_err(|error| {
+        let detail = format!("{error:#}");
+        if detail.contains("unexpected end") || detail.contains("end of file") || detail.contains("out of bounds") {
+            LoadError::Truncated { origin: origin.to_string(), detail }
+        } else {
+            LoadError::InvalidComponent { origin: origin.to_string(), detail }
+        }
+    })?;
+    if let Some(cache) = &runtime.cache {
+        cache.put(sha256, &component);
+    }
+    Ok(component)
+}
+
+/// Finds the world from the component's exports, then type-checks every import and
+/// export against it.
+fn link(runtime: &Runtime, component: &Component, origin: &str) -> Result<WorldPre, LoadError> {
+    let exports: Vec<String> =
+        component.component_type().exports(&runtime.engine).map(|(name, _)| name.to_string()).collect();
+    let kind = [PluginKind::Calendar, PluginKind::BatchPolicy, PluginKind::RefreshProfile]
+        .into_iter()
+        .find(|kind| exports.iter().any(|export| export.starts_with(kind.interface_export())))
+        .ok_or_else(|| LoadError::UnknownWorld {
+            origin: origin.to_string(),
+            exports: if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") },
+        })?;
+    let mismatch = |error: wasmtime::Error| LoadError::WorldMismatch {
+        origin: origin.to_string(),
+        world: kind.world(),
+        detail: format!("{error:#}"),
+    };
+    let instance_pre = runtime.linker.instantiate_pre(component).map_err(mismatch)?;
+    Ok(match kind {
+        PluginKind::Calendar => WorldPre::Calendar(calendar_world::CalendarPluginPre::new(instance_pre).map_err(mismatch)?),
+        PluginKind::BatchPolicy => WorldPre::Policy(policy_world::BatchPolicyPluginPre::new(instance_pre).map_err(mismatch)?),
+        PluginKind::RefreshProfile => {
+            WorldPre::Profile(profile_world::RefreshProfilePluginPre::new(instance_pre).map_err(mismatch)?)
+        }
+    })
+}

@@ -1,0 +1,85 @@
+//! Batch-policy plugins: a plan request converted to WIT, the policy called, its jobs
+//! converted back and checked by the host (`plan::check_plan`) before anyone sees them.
+
+use chrono::Datelike;
+
+use super::bindings::calendar_world::tickstock::plugins::types as wit_types;
+use super::bindings::policy_world::exports::tickstock::plugins::batch_policy as wit;
+use super::error::{CallError, CallFailure};
+use super::load::{Callable, WorldPre};
+use crate::plan::{PlanRequest, PlannedJob, Tier, Timeframe, check_plan};
+
+/// Calls `plan` and checks the answer. A policy that refuses (its own error) or returns a
+/// plan that fails the host's check is an `InvalidAnswer`.
+pub fn plan(callable: &Callable, request: &PlanRequest) -> Result<Vec<PlannedJob>, CallError> {
+    let wit_request = to_wit(request);
+    let answer = callable.call("plan", |store, pre| match pre {
+        WorldPre::Policy(pre) => pre.instantiate(&mut *store)?.tickstock_plugins_batch_policy().call_plan(&mut *store, &wit_request),
+        _ => unreachable!("policy calls are only made on policy plugins"),
+    })?;
+    let invalid = |reason: String| CallError {
+        plugin: callable.label().to_string(),
+        generation: callable.generation(),
+        function: "plan",
+        failure: CallFailure::InvalidAnswer { reason },
+    };
+    let jobs: Vec<PlannedJob> = match answer {
+        Ok(jobs) => jobs.into_iter().map(|job| PlannedJob { tier: tier_from_wit(job.tier), gaps: job.gaps }).collect(),
+        Err(wit::PolicyError::Unsupported(reason)) => return Err(invalid(format!("the policy refused: {reason}"))),
+    };
+    check_plan(request, &jobs).map_err(|reason| invalid(format!("plan rejected by the host: {reason}")))?;
+    Ok(jobs)
+}
+
+fn wit_date(date: chrono::NaiveDate) -> wit_types::Date {
+    wit_types::Date { year: date.year(), month: date.month() as u8, day: date.day() as u8 }
+}
+
+fn tier_to_wit(tier: Tier) -> wit::Tier {
+    match tier {
+        Tier::Critical => wit::Tier::Critical,
+        Tier::High => wit::Tier::High,
+        Tier::Normal => wit::Tier::Normal,
+        Tier::Low => wit::Tier::Low,
+    }
+}
+
+fn tier_from_wit(tier: wit::Tier) -> Tier {
+    match tier {
+        wit::Tier::Critical => Tier::Critical,
+        wit::Tier::High => Tier::High,
+        wit::Tier::Normal => Tier::Normal,
+        wit::Tier::Low => Tier::Low,
+    }
+}
+
+fn to_wit(request: &PlanRequest) -> wit::PlanRequest {
+    wit::PlanRequest {
+        gaps: request
+            .gaps
+            .iter()
+            .map(|gap| wit::Gap {
+                symbol: gap.symbol.clone(),
+                exchange: gap.exchange.clone(),
+                range: wit::DateRange { start: wit_date(gap.start), end: wit_date(gap.end) },
+                sessions: gap.sessions,
+            })
+            .collect(),
+        tier: tier_to_wit(request.tier),
+        timeframe: match request.timeframe {
+            Timeframe::Daily => wit::Timeframe::Daily,
+            Timeframe::Minute => wit::Timeframe::Minute,
+        },
+        limits: wit::Limits {
+            max_symbols_per_job: request.limits.max_symbols_per_job,
+            max_jobs: request.limits.max_jobs,
+            memory_budget_bytes: request.limits.memory_budget_bytes,
+        },
+        stats: request.stats.map(|stats| wit::LoadStats {
+            rows_per_second: stats.rows_per_second,
+            error_rate: stats.error_rate,
+            mean_job_millis: stats.mean_job_millis,
+            jobs_observed: stats.jobs_observed,
+        }),
+    }
+}

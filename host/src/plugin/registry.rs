@@ -1,0 +1,347 @@
+//! The registry of live plugins, keyed by (kind, name). Each key holds its current
+//! generation behind an `ArcSwap`: publishing a new generation is one atomic pointer swap,
+//! calls already running keep the `Arc` of the generation they started on, and new calls
+//! see the new one. Nothing goes live before it passed `load::prepare` and the kind's
+//! gate; a failure is recorded (and shown by `list`) while the previous generation keeps
+//! serving.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use arc_swap::ArcSwapOption;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::builtin::BUILTINS;
+use super::error::LoadError;
+use super::load::{self, Generation, PluginKind, PluginSource};
+use super::runtime::Runtime;
+use crate::calendar::Calendar;
+use crate::plan::{Gap, PlanLimits, PlanRequest, Tier, Timeframe};
+
+/// One (kind, name): its current generation, its built-in fallback, its counter.
+struct Slot {
+    current: ArcSwapOption<Generation>,
+    /// The built-in of this name, if there is one: it takes over again when the file that
+    /// replaced it is removed.
+    builtin: Mutex<Option<&'static [u8]>>,
+    /// Generation numbers only grow, across swaps and reverts alike.
+    last_number: Mutex<u64>,
+}
+
+/// A load that failed, kept so that `list` and `/plugins` can show why.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadFailure {
+    pub origin: String,
+    pub at: DateTime<Utc>,
+    pub message: String,
+}
+
+/// What `list` shows of a plugin.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginEntry {
+    pub kind: PluginKind,
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub sha256: String,
+    pub source: String,
+    pub builtin: bool,
+    pub generation: u64,
+    pub loaded_at: DateTime<Utc>,
+    /// The most recent failed load of a file that said it was this plugin, if any.
+    pub last_error: Option<LoadFailure>,
+}
+
+pub struct Registry {
+    runtime: Arc<Runtime>,
+    slots: RwLock<BTreeMap<(PluginKind, String), Arc<Slot>>>,
+    /// Failed loads by origin (file path or built-in name), with the plugin they claimed
+    /// to be when they got as far as `describe`.
+    failures: Mutex<BTreeMap<String, (Option<(PluginKind, String)>, LoadFailure)>>,
+    /// Serialises installs so two loads of the same plugin cannot interleave their gate
+    /// and publish steps. Calls never take it.
+    install_lock: Mutex<()>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new(runtime: Arc<Runtime>) -> Registry {
+        Registry {
+            runtime,
+            slots: RwLock::new(BTreeMap::new()),
+            failures: Mutex::new(BTreeMap::new()),
+            install_lock: Mutex::new(()),
+        }
+    }
+
+    /// A registry with every built-in plugin live. A built-in that fails to load is a bug
+    /// in this build, so it is an error rather than a logged failure.
+    pub fn with_builtins(runtime: Arc<Runtime>) -> Result<Registry, LoadError> {
+        let registry = Registry::new(runtime);
+        for builtin in BUILTINS {
+            registry.install_bytes(builtin.bytes, PluginSource::Builtin(builtin.file_name))?;
+        }
+        Ok(registry)
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// Loads a plugin file and, if it passes every check, publishes it as the next
+    /// generation of its (kind, name).
+    pub fn load_file(&self, path: &Path) -> Result<Arc<Generation>, LoadError> {
+        let origin = path.display().to_string();
+        let outcome = load::read_plugin_file(path)
+            .and_then(|bytes| self.install_bytes(&bytes, PluginSource::File(path.to_path_buf())));
+        self.record(&origin, &outcome);
+        outcome
+    }
+
+    /// Loads every `*.wasm` file of a folder, in name order; each file's outcome.
+    pub fn load_folder(&self, dir: &Path) -> Result<Vec<(PathBuf, Result<Arc<Generation>, LoadError>)>, LoadError> {
+        let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+        let mut paths: Vec<PathBuf> = entries
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+            .collect();
+        paths.sort();
+        Ok(paths.into_iter().map(|path| {
+            let outcome = self.load_file(&path);
+            (path, outcome)
+        }).collect())
+    }
+
+    /// Takes away the plugin a removed file provided. The built-in of the same kind and
+    /// name, if any, goes live again as a new generation; otherwise the plugin is gone.
+    /// Returns the plugin affected, if the file provided one.
+    pub fn remove_file(&self, path: &Path) -> Option<(PluginKind, String)> {
+        let _install = self.install_lock.lock().unwrap_or_else(|poison| poison.into_inner());
+        self.failures.lock().unwrap_or_else(|poison| poison.into_inner()).remove(&path.display().to_string());
+        let slots = self.slots.read().unwrap_or_else(|poison| poison.into_inner());
+        let (key, slot) = slots.iter().find(|(_, slot)| {
+            slot.current.load().as_ref().is_some_and(|generation| generation.source == PluginSource::File(path.to_path_buf()))
+        })?;
+        let key = key.clone();
+        let slot = slot.clone();
+        drop(slots);
+        let builtin = *slot.builtin.lock().unwrap_or_else(|poison| poison.into_inner());
+        let builtin_name = BUILTINS.iter().find(|b| Some(b.bytes) == builtin).map(|b| b.file_name);
+        match (builtin, builtin_name) {
+            (Some(bytes), Some(file_name)) => {
+                match load::prepare(&self.runtime, bytes, PluginSource::Builtin(file_name))
+                    .and_then(|candidate| self.gate(candidate, &slot))
+                {
+                    Ok(candidate) => {
+                        self.publish(&slot, candidate);
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "could not reinstate the built-in plugin; it stays removed");
+                        slot.current.store(None);
+                    }
+                }
+            }
+            _ => slot.current.store(None),
+        }
+        Some(key)
+    }
+
+    /// The current generation of a plugin.
+    pub fn get(&self, kind: PluginKind, name: &str) -> Option<Arc<Generation>> {
+        let slots = self.slots.read().unwrap_or_else(|poison| poison.into_inner());
+        slots.get(&(kind, name.to_string()))?.current.load_full()
+    }
+
+    /// The calendar engine of an exchange's current generation.
+    pub fn calendar(&self, mic: &str) -> Option<Arc<Calendar>> {
+        self.get(PluginKind::Calendar, mic)?.calendar().cloned()
+    }
+
+    /// Names of the live plugins of a kind, sorted.
+    pub fn names(&self, kind: PluginKind) -> Vec<String> {
+        let slots = self.slots.read().unwrap_or_else(|poison| poison.into_inner());
+        slots
+            .iter()
+            .filter(|((slot_kind, _), slot)| *slot_kind == kind && slot.current.load().is_some())
+            .map(|((_, name), _)| name.clone())
+            .collect()
+    }
+
+    /// Every live plugin, by kind then name.
+    pub fn list(&self) -> Vec<PluginEntry> {
+        let failures = self.failures.lock().unwrap_or_else(|poison| poison.into_inner());
+        let slots = self.slots.read().unwrap_or_else(|poison| poison.into_inner());
+        slots
+            .iter()
+            .filter_map(|(key, slot)| {
+                let generation = slot.current.load_full()?;
+                let last_error = failures
+                    .values()
+                    .filter(|(claimed, _)| claimed.as_ref() == Some(key))
+                    .map(|(_, failure)| failure.clone())
+                    .max_by_key(|failure| failure.at);
+                Some(PluginEntry {
+                    kind: generation.kind(),
+                    name: generation.name().to_string(),
+                    version: generation.identity.version.clone(),
+                    description: generation.identity.description.clone(),
+                    sha256: generation.sha256.clone(),
+                    source: generation.source.to_string(),
+                    builtin: matches!(generation.source, PluginSource::Builtin(_)),
+                    generation: generation.number(),
+                    loaded_at: generation.loaded_at,
+                    last_error,
+                })
+            })
+            .collect()
+    }
+
+    /// Failed loads that are not (yet) replaced by a good load of the same origin.
+    pub fn failures(&self) -> Vec<LoadFailure> {
+        let failures = self.failures.lock().unwrap_or_else(|poison| poison.into_inner());
+        failures.values().map(|(_, failure)| failure.clone()).collect()
+    }
+
+    fn record(&self, origin: &str, outcome: &Result<Arc<Generation>, LoadError>) {
+        let mut failures = self.failures.lock().unwrap_or_else(|poison| poison.into_inner());
+        match outcome {
+            Ok(_) => {
+                failures.remove(origin);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "plugin not loaded; the previous generation (if any) keeps serving");
+                let claimed = claimed_identity(error);
+                failures.insert(
+                    origin.to_string(),
+                    (claimed, LoadFailure { origin: origin.to_string(), at: Utc::now(), message: error.to_string() }),
+                );
+            }
+        }
+    }
+
+    /// Prepares, gates and publishes. Used for built-ins and files alike.
+    pub fn install_bytes(&self, bytes: &[u8], source: PluginSource) -> Result<Arc<Generation>, LoadError> {
+        let candidate = load::prepare(&self.runtime, bytes, source.clone())?;
+        let _install = self.install_lock.lock().unwrap_or_else(|poison| poison.into_inner());
+        let slot = self.slot(candidate.kind(), candidate.name());
+        if let PluginSource::Builtin(_) = source {
+            let builtin = BUILTINS.iter().find(|b| PluginSource::Builtin(b.file_name) == source).map(|b| b.bytes);
+            *slot.builtin.lock().unwrap_or_else(|poison| poison.into_inner()) = builtin;
+        }
+        let candidate = self.gate(candidate, &slot)?;
+        Ok(self.publish(&slot, candidate))
+    }
+
+    fn slot(&self, kind: PluginKind, name: &str) -> Arc<Slot> {
+        let mut slots = self.slots.write().unwrap_or_else(|poison| poison.into_inner());
+        slots
+            .entry((kind, name.to_string()))
+            .or_insert_with(|| {
+                Arc::new(Slot { current: ArcSwapOption::empty(), builtin: Mutex::new(None), last_number: Mutex::new(0) })
+            })
+            .clone()
+    }
+
+    /// The kind's own checks, run on the candidate before it can go live.
+    fn gate(&self, mut candidate: Generation, slot: &Slot) -> Result<Generation, LoadError> {
+        let origin = candidate.source.to_string();
+        let gate_error = |source| LoadError::Gate { origin: origin.clone(), source };
+        match candidate.kind() {
+            PluginKind::Calendar => {
+                let calendar = super::calendar::build_calendar(&candidate.callable).map_err(gate_error)?;
+                if calendar.mic() != candidate.name() {
+                    return Err(LoadError::BadIdentity {
+                        origin,
+                        reason: format!("describe names {} but info names {}", candidate.name(), calendar.mic()),
+                    });
+                }
+                // Build, now, every year the current generation has built (so the swap
+                // replaces the cached years at once) and this year and the next (so a
+                // plugin that fails on them never goes live).
+                let this_year = Utc::now().year();
+                let mut years: Vec<i32> = vec![this_year, this_year + 1];
+                if let Some(previous) = slot.current.load_full().and_then(|g| g.calendar().cloned()) {
+                    years.extend(previous.cached_years());
+                }
+                let spec = calendar.spec();
+                years.retain(|year| (spec.first_year..=spec.last_year).contains(year));
+                years.sort_unstable();
+                years.dedup();
+                calendar.warm(years).map_err(|error| {
+                    gate_error(super::error::CallError {
+                        plugin: candidate.callable.label().to_string(),
+                        generation: 0,
+                        function: "special-days",
+                        failure: super::error::CallFailure::InvalidAnswer { reason: error.to_string() },
+                    })
+                })?;
+                candidate.calendar = Some(Arc::new(calendar));
+            }
+            PluginKind::BatchPolicy => {
+                super::policy::plan(&candidate.callable, &sample_plan_request()).map_err(gate_error)?;
+            }
+            PluginKind::RefreshProfile => {
+                super::profile::profiles(&candidate.callable).map_err(gate_error)?;
+            }
+        }
+        Ok(candidate)
+    }
+
+    fn publish(&self, slot: &Slot, candidate: Generation) -> Arc<Generation> {
+        let mut last_number = slot.last_number.lock().unwrap_or_else(|poison| poison.into_inner());
+        *last_number += 1;
+        candidate.callable.set_generation(*last_number);
+        let generation = Arc::new(candidate);
+        slot.current.store(Some(generation.clone()));
+        tracing::info!(
+            plugin = %format!("{}/{}", generation.kind(), generation.name()),
+            generation = generation.number(),
+            version = %generation.identity.version,
+            source = %generation.source,
+            "plugin generation live"
+        );
+        generation
+    }
+}
+
+/// The plugin a failed load said it was, when the failure came after `describe`.
+fn claimed_identity(error: &LoadError) -> Option<(PluginKind, String)> {
+    match error {
+        LoadError::Gate { source, .. } => {
+            let (kind, name) = source.plugin.split_once('/')?;
+            let kind = [PluginKind::Calendar, PluginKind::BatchPolicy, PluginKind::RefreshProfile]
+                .into_iter()
+                .find(|k| k.as_str() == kind)?;
+            Some((kind, name.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// A small request every policy must plan correctly before it goes live: three symbols,
+/// one of them with two gaps.
+fn sample_plan_request() -> PlanRequest {
+    let date = |month, day| NaiveDate::from_ymd_opt(2024, month, day).expect("valid sample date");
+    let gap = |symbol: &str, start, end, sessions| Gap {
+        symbol: symbol.to_string(),
+        exchange: "XNYS".to_string(),
+        start,
+        end,
+        sessions,
+    };
+    PlanRequest {
+        gaps: vec![
+            gap("AAA", date(1, 2), date(1, 31), 21),
+            gap("BBB", date(1, 2), date(1, 31), 21),
+            gap("BBB", date(3, 1), date(3, 28), 20),
+            gap("CCC", date(2, 1), date(2, 29), 20),
+        ],
+        tier: Tier::Normal,
+        timeframe: Timeframe::Daily,
+        limits: PlanLimits::default(),
+        stats: None,
+    }
+}

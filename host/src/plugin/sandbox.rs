@@ -1,0 +1,166 @@
+//! One sandboxed call: a fresh `Store` with an empty WASI context, a memory cap and an
+//! epoch deadline, instantiated from a pre-linked component, then dropped.
+//!
+//! A fresh store per call rather than one long-lived instance: a store that saw a trap
+//! must not be reused, a reused store leaks across instantiations, and instantiating from
+//! an `InstancePre` costs tens of microseconds, which every caller here can afford.
+
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::error::{CallError, CallFailure};
+use super::runtime::Runtime;
+
+/// The data of one call's store.
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryCap,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Refuses memory growth past the cap and remembers that it did, so the failure is
+/// reported as the memory limit rather than as whatever trap the guest's allocator turns
+/// the refusal into.
+struct MemoryCap {
+    cap_bytes: u64,
+    hit: bool,
+}
+
+#[derive(Debug)]
+struct MemoryCapHit;
+
+impl std::fmt::Display for MemoryCapHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("memory cap reached")
+    }
+}
+
+impl std::error::Error for MemoryCapHit {}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired as u64 > self.cap_bytes {
+            self.hit = true;
+            return Err(wasmtime::Error::new(MemoryCapHit));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        // Tables hold function references; a million entries is far beyond any honest
+        // plugin and bounds the host memory a table can take.
+        Ok(desired <= 1_000_000)
+    }
+
+    fn instances(&self) -> usize {
+        // A component made of a few core modules; more is a sign of abuse.
+        32
+    }
+}
+
+/// Who is being called, for error messages and log lines.
+#[derive(Debug, Clone)]
+pub struct CallTarget<'a> {
+    /// `kind/name`, or the origin of a plugin not yet described.
+    pub plugin: &'a str,
+    pub generation: u64,
+    pub function: &'static str,
+}
+
+impl CallTarget<'_> {
+    pub fn error(&self, failure: CallFailure) -> CallError {
+        CallError { plugin: self.plugin.to_string(), generation: self.generation, function: self.function, failure }
+    }
+}
+
+/// Runs `body` against a fresh store under the runtime's limits. `body` instantiates the
+/// component and makes the call; its error (a wasmtime error) is classified into the
+/// typed `CallFailure` here. Whatever the guest wrote to stdout or stderr goes to the log
+/// under the plugin's name.
+pub fn call<R>(
+    runtime: &Runtime,
+    target: &CallTarget<'_>,
+    body: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
+) -> Result<R, CallError> {
+    let limits = runtime.limits;
+    let stdout = MemoryOutputPipe::new(limits.output_bytes);
+    let stderr = MemoryOutputPipe::new(limits.output_bytes);
+    // Nothing is granted: no preopened directories, no environment, no arguments, no
+    // sockets, no name lookup. Clocks and randomness stay (WASI gives them to everyone and
+    // std needs them); stdin is closed.
+    let wasi = WasiCtxBuilder::new()
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build();
+    let state = CallState {
+        wasi,
+        table: ResourceTable::new(),
+        limiter: MemoryCap { cap_bytes: limits.memory_bytes, hit: false },
+    };
+    let mut store = Store::new(&runtime.engine, state);
+    store.limiter(|state| &mut state.limiter);
+    store.set_epoch_deadline(runtime.deadline_ticks());
+    store.epoch_deadline_trap();
+
+    let started = Instant::now();
+    let outcome = body(&mut store);
+    let elapsed = started.elapsed();
+    forward_output(target, "stdout", &stdout);
+    forward_output(target, "stderr", &stderr);
+
+    outcome.map_err(|error| {
+        let failure = if store.data().limiter.hit {
+            CallFailure::MemoryLimit { cap_bytes: limits.memory_bytes }
+        } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            CallFailure::DeadlineExceeded { deadline: limits.deadline }
+        } else {
+            CallFailure::Trap { message: trap_message(&error) }
+        };
+        tracing::warn!(
+            plugin = target.plugin,
+            generation = target.generation,
+            function = target.function,
+            elapsed_ms = elapsed.as_millis() as u64,
+            limit = failure.label(),
+            "plugin call failed: {failure}"
+        );
+        target.error(failure)
+    })
+}
+
+/// The first line of a wasmtime error chain, plus the trap code when there is one: enough
+/// to tell a panic from a bad memory access without dumping a backtrace into a one-line
+/// error.
+fn trap_message(error: &wasmtime::Error) -> String {
+    let mut message = error.to_string();
+    if let Some(trap) = error.downcast_ref::<Trap>() {
+        let code = trap.to_string();
+        if !message.contains(&code) {
+            message = format!("{message} ({code})");
+        }
+    }
+    message.lines().next().unwrap_or_default().to_string()
+}
+
+fn forward_output(target: &CallTarget<'_>, stream: &'static str, pipe: &MemoryOutputPipe) {
+    let contents = pipe.contents();
+    if contents.is_empty() {
+        return;
+    }
+    for line in String::from_utf8_lossy(&contents).lines() {
+        tracing::info!(target: "tickstock::plugin::output", plugin = target.plugin, generation = target.generation, stream, "{line}");
+    }
+}

@@ -1,0 +1,194 @@
+//! The plugin runtime against real components built from this repository: hostile
+//! fixtures that loop, hoard memory, panic or answer nonsense each cost a typed error
+//! and nothing more; generations swap under load without a failed call.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use tickstock::plugin::calendar::{SpecialDaysAnswer, special_days};
+use tickstock::plugin::{
+    CallFailure, Limits, LoadError, PluginKind, PluginSource, Registry, Runtime, RuntimeOptions,
+};
+
+use crate::support::guest;
+
+fn registry_with(limits: Limits) -> Registry {
+    Registry::new(Runtime::new(RuntimeOptions { limits, cache_dir: None }).expect("runtime"))
+}
+
+fn hostile_registry(deadline: Duration) -> Registry {
+    let registry = registry_with(Limits { deadline, memory_bytes: 32 * 1024 * 1024, ..Limits::default() });
+    registry.load_file(&guest("fixture_hostile_calendar.wasm")).expect("the hostile fixture loads: it behaves until asked");
+    registry
+}
+
+/// Calls `special-days(year)` on the live hostile fixture and returns the failure kind.
+fn failure_for_year(registry: &Registry, year: i32) -> (CallFailure, Duration) {
+    let generation = registry.get(PluginKind::Calendar, "ZZHOSTILE").expect("live");
+    let started = Instant::now();
+    let error = match special_days(generation.callable(), year) {
+        Ok(_) => panic!("year {year} should have failed"),
+        Err(error) => error,
+    };
+    assert_eq!(error.plugin, "calendar/ZZHOSTILE");
+    assert_eq!(error.generation, generation.number());
+    assert_eq!(error.function, "special-days");
+    (error.failure, started.elapsed())
+}
+
+/// After any failure, the same plugin answers a well-formed call correctly.
+fn still_answers(registry: &Registry) {
+    let generation = registry.get(PluginKind::Calendar, "ZZHOSTILE").expect("still live");
+    match special_days(generation.callable(), 2024) {
+        Ok(SpecialDaysAnswer::Days(days)) => assert!(days.is_empty()),
+        Ok(_) => panic!("unexpected refusal"),
+        Err(error) => panic!("the plugin should answer after a failed call: {error}"),
+    }
+}
+
+#[test]
+fn looping_plugin_is_stopped_at_its_deadline() {
+    let deadline = Duration::from_millis(100);
+    let registry = hostile_registry(deadline);
+    let (failure, elapsed) = failure_for_year(&registry, 1901);
+    assert_eq!(failure, CallFailure::DeadlineExceeded { deadline });
+    assert!(elapsed < deadline * 2 + Duration::from_millis(100), "stopped after {elapsed:?}");
+    still_answers(&registry);
+}
+
+#[test]
+fn hoarding_plugin_hits_its_memory_cap() {
+    let registry = hostile_registry(Duration::from_secs(5));
+    let (failure, _) = failure_for_year(&registry, 1902);
+    assert_eq!(failure, CallFailure::MemoryLimit { cap_bytes: 32 * 1024 * 1024 });
+    still_answers(&registry);
+}
+
+#[test]
+fn panicking_plugin_is_a_trap() {
+    let registry = hostile_registry(Duration::from_millis(500));
+    let (failure, _) = failure_for_year(&registry, 1903);
+    assert!(matches!(failure, CallFailure::Trap { .. }), "{failure:?}");
+    still_answers(&registry);
+}
+
+#[test]
+fn nonsense_answer_is_an_invalid_answer() {
+    let registry = hostile_registry(Duration::from_millis(500));
+    let (failure, _) = failure_for_year(&registry, 1904);
+    match failure {
+        CallFailure::InvalidAnswer { reason } => assert!(reason.contains("is not a date"), "{reason}"),
+        other => panic!("expected an invalid answer, got {other:?}"),
+    }
+    still_answers(&registry);
+}
+
+#[test]
+fn plugin_output_is_not_an_error() {
+    let registry = hostile_registry(Duration::from_millis(500));
+    let generation = registry.get(PluginKind::Calendar, "ZZHOSTILE").unwrap();
+    assert!(matches!(special_days(generation.callable(), 1905), Ok(SpecialDaysAnswer::Days(_))));
+}
+
+#[test]
+fn builtins_all_load_with_their_identity() {
+    let registry = Registry::with_builtins(Runtime::new(RuntimeOptions::default()).unwrap()).expect("built-ins load");
+    let names = |kind| registry.names(kind);
+    for mic in ["XETR", "XLON", "XNAS", "XNYS", "XTKS"] {
+        assert!(names(PluginKind::Calendar).contains(&mic.to_string()), "{mic} missing: {:?}", names(PluginKind::Calendar));
+    }
+    assert!(names(PluginKind::BatchPolicy).contains(&"fixed".to_string()));
+    assert!(names(PluginKind::RefreshProfile).contains(&"dev".to_string()));
+    for entry in registry.list() {
+        assert!(entry.builtin, "{} should be built in", entry.name);
+        assert_eq!(entry.generation, 1);
+        assert_eq!(entry.sha256.len(), 64);
+    }
+    // Fixtures are never embedded.
+    assert!(registry.get(PluginKind::Calendar, "ZZHOSTILE").is_none());
+    assert!(registry.get(PluginKind::Calendar, "ZZSWAP").is_none());
+}
+
+#[test]
+fn broken_candidate_never_replaces_the_live_generation() {
+    let registry = registry_with(Limits::default());
+    let live = registry.load_file(&guest("fixture_swap_v1.wasm")).unwrap();
+    // A describe that traps: the gate refuses it and v1 keeps serving.
+    let refused = registry.load_file(&guest("fixture_describe_traps.wasm"));
+    assert!(matches!(refused, Err(LoadError::Gate { .. })), "{refused:?}");
+    let current = registry.get(PluginKind::Calendar, "ZZSWAP").unwrap();
+    assert_eq!(current.number(), live.number());
+    assert_eq!(registry.failures().len(), 1, "the failure is kept for display");
+}
+
+#[test]
+fn artifact_cache_survives_corruption() {
+    let cache = tempfile::tempdir().unwrap();
+    let options = || RuntimeOptions { limits: Limits::default(), cache_dir: Some(cache.path().to_path_buf()) };
+    let bytes = std::fs::read(guest("fixture_swap_v1.wasm")).unwrap();
+    let first = Registry::new(Runtime::new(options()).unwrap());
+    first.install_bytes(&bytes, PluginSource::File("v1.wasm".into())).unwrap();
+    let artifacts: Vec<_> = std::fs::read_dir(cache.path()).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(artifacts.len(), 1, "one artifact written: {artifacts:?}");
+    // Truncate the artifact: the next load must treat it as a miss and still work.
+    let artifact = &artifacts[0];
+    let length = std::fs::metadata(artifact).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(artifact).unwrap().set_len(length / 2).unwrap();
+    let second = Registry::new(Runtime::new(options()).unwrap());
+    second.install_bytes(&bytes, PluginSource::File("v1.wasm".into())).expect("a corrupt artifact is a cache miss");
+    assert_eq!(std::fs::metadata(artifact).unwrap().len(), length, "the artifact was rewritten");
+}
+
+#[test]
+fn swaps_under_load_fail_no_call_and_answer_from_the_generation_called() {
+    let registry = Arc::new(registry_with(Limits::default()));
+    let v1 = std::fs::read(guest("fixture_swap_v1.wasm")).unwrap();
+    let v2 = std::fs::read(guest("fixture_swap_v2.wasm")).unwrap();
+    registry.install_bytes(&v1, PluginSource::File("swap.wasm".into())).unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicU64::new(0));
+    let callers: Vec<_> = (0..4)
+        .map(|thread_index| {
+            let registry = registry.clone();
+            let stop = stop.clone();
+            let calls = calls.clone();
+            std::thread::spawn(move || {
+                let mut year = 2000 + thread_index;
+                let mut seen_generations = std::collections::BTreeSet::new();
+                while !stop.load(Ordering::Relaxed) {
+                    // Through the calendar engine: a new generation's engine loads years
+                    // lazily, so these calls reach the plugin while swaps happen.
+                    let calendar = registry.calendar("ZZSWAP").expect("ZZSWAP is always live");
+                    let version = if calendar.spec().exchange_name.ends_with("v1") { 1 } else { 2 };
+                    let days = calendar.special_days(year).unwrap_or_else(|error| panic!("call failed during a swap: {error}"));
+                    for day in days.iter() {
+                        assert_eq!(day.name, format!("closed by v{version}"), "answer from another generation");
+                        assert_eq!(day.date, NaiveDate::from_ymd_opt(year, 1, 1 + version).unwrap());
+                    }
+                    let generation = registry.get(PluginKind::Calendar, "ZZSWAP").unwrap();
+                    seen_generations.insert(generation.number());
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    year = if year >= 2099 { 2000 } else { year + 1 };
+                }
+                seen_generations.len()
+            })
+        })
+        .collect();
+
+    let swaps = 40;
+    for swap in 0..swaps {
+        let bytes = if swap % 2 == 0 { &v2 } else { &v1 };
+        registry.install_bytes(bytes, PluginSource::File("swap.wasm".into())).expect("swap");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for caller in callers {
+        let generations_seen = caller.join().expect("no caller panicked");
+        assert!(generations_seen > 1, "each caller saw several generations");
+    }
+    assert_eq!(registry.get(PluginKind::Calendar, "ZZSWAP").unwrap().number(), 1 + swaps);
+    assert!(calls.load(Ordering::Relaxed) > 100, "the callers made real calls");
+}
