@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 use crate::plugin::{Limits, Registry, Runtime, RuntimeOptions};
 
+pub mod bench;
 pub mod calendar;
 pub mod plugins;
 
@@ -53,6 +54,9 @@ pub enum Command {
     /// Trading sessions, market status, holidays and maintenance windows.
     #[command(subcommand)]
     Calendar(calendar::CalendarCommand),
+    /// Measure tickstock's own speed (the README's figures).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 impl GlobalOptions {
@@ -99,5 +103,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Plugins(command) => plugins::run(&cli.global, command),
         Command::Calendar(command) => calendar::run(&cli.global, command),
+        Command::Bench(command) => bench::run(&cli.global, command),
     }
 }
