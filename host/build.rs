@@ -62,6 +62,9 @@ fn build_guests(repo: &Path, guest_target_dir: &Path) {
     ] {
         command.env_remove(variable);
     }
+    // Guests embed source paths in panic messages; map the checkout away so the built
+    // plugins are the same bytes (and sha256) wherever the repository was cloned.
+    command.env("CARGO_ENCODED_RUSTFLAGS", format!("--remap-path-prefix={}=.", repo.display()));
     let status = command.status().expect("could not run cargo to build the guest plugins");
     if !status.success() {
         panic!(

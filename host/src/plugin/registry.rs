@@ -212,7 +212,7 @@ impl Registry {
                 failures.remove(origin);
             }
             Err(error) => {
-                tracing::warn!(%error, "plugin not loaded; the previous generation (if any) keeps serving");
+                tracing::info!(%error, "plugin not loaded; the previous generation (if any) keeps serving");
                 let claimed = claimed_identity(error);
                 failures.insert(
                     origin.to_string(),

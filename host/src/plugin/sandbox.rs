@@ -127,9 +127,12 @@ pub fn call<R>(
         } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             CallFailure::DeadlineExceeded { deadline: limits.deadline }
         } else {
-            CallFailure::Trap { message: trap_message(&error) }
+            CallFailure::Trap { message: trap_message(&error, &stderr) }
         };
-        tracing::warn!(
+        // Debug, not warn: the error goes back to the caller, who reports it where it
+        // belongs (a CLI error line, /plugins, metrics); logging it here too would say it
+        // twice.
+        tracing::debug!(
             plugin = target.plugin,
             generation = target.generation,
             function = target.function,
@@ -141,18 +144,29 @@ pub fn call<R>(
     })
 }
 
-/// The first line of a wasmtime error chain, plus the trap code when there is one: enough
-/// to tell a panic from a bad memory access without dumping a backtrace into a one-line
-/// error.
-fn trap_message(error: &wasmtime::Error) -> String {
-    let mut message = error.to_string();
-    if let Some(trap) = error.downcast_ref::<Trap>() {
-        let code = trap.to_string();
-        if !message.contains(&code) {
-            message = format!("{message} ({code})");
-        }
+/// A one-line description of a trap: the trap code when there is one (not wasmtime's
+/// multi-line backtrace), else the root cause; plus the last line the guest wrote to
+/// stderr, which for a Rust guest is its panic message.
+fn trap_message(error: &wasmtime::Error, stderr: &MemoryOutputPipe) -> String {
+    let mut message = match error.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => error.root_cause().to_string(),
+    };
+    message = message.lines().next().unwrap_or_default().to_string();
+    let output = stderr.contents();
+    let text = String::from_utf8_lossy(&output);
+    // A Rust panic prints "thread '..' panicked at file:line:col:", the message on the
+    // next line, then a "note: run with RUST_BACKTRACE" line that says nothing here.
+    let lines: Vec<&str> =
+        text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with("note:")).collect();
+    let said = match lines.iter().rposition(|line| line.contains("panicked at")) {
+        Some(index) => Some(lines[index..].join(" ")),
+        None => lines.last().map(|line| line.to_string()),
+    };
+    if let Some(said) = said {
+        message = format!("{message}; plugin stderr: {said}");
     }
-    message.lines().next().unwrap_or_default().to_string()
+    message
 }
 
 fn forward_output(target: &CallTarget<'_>, stream: &'static str, pipe: &MemoryOutputPipe) {
