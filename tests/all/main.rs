@@ -4,3 +4,5 @@
 
 mod calendar_facts;
 mod support;
+mod plugin_runtime;
+mod plugins_cli;
