@@ -6,3 +6,4 @@ mod calendar_facts;
 mod support;
 mod plugin_runtime;
 mod plugins_cli;
+mod policies;
