@@ -10,4 +10,5 @@ pub mod exchanges;
 pub mod gaps;
 pub mod plan;
 pub mod plugin;
+pub mod schedule;
 pub mod store;
