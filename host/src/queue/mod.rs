@@ -1,0 +1,470 @@
+//! The job queue between the planner and the workers: one trait (`JobQueue`), two
+//! backends (in-process `memory`, and Redis Streams `redis`), and `Queue`, the enum the
+//! rest of tickstock holds so a URL picks the backend at run time.
+//!
+//! Semantics shared by both backends (the integration suite runs the same tests on each):
+//!
+//! - **At least once.** A delivered job stays "in flight" until `ack`; a worker acks only
+//!   after the store committed the job's transaction. A job whose worker died (no ack, no
+//!   nack) is handed out again once it has been idle for `claim_idle`.
+//! - **Tiers are separate queues.** `try_dequeue(tier)` never waits on another tier, so a
+//!   dispatcher can do weighted-fair selection and per-tier caps itself; `dequeue(tiers,
+//!   timeout)` waits for the first job of any of the given tiers, preferring them in order.
+//! - **Backpressure, never trimming.** Queued + in-flight jobs (the backlog) never exceed
+//!   `max_backlog`: `try_enqueue` returns `QueueError::Full`, `enqueue`/`enqueue_many`
+//!   wait for room. Trimming a Redis stream (MAXLEN) would delete jobs still in flight.
+//! - **Dead letters.** `dead_letter` for a permanent failure; `nack` for a transient one,
+//!   which re-queues the job with its attempt count and last error until it has been
+//!   delivered `max_deliveries` times, then dead-letters it with that error. A job whose
+//!   payload this build cannot read (a newer `format`, or garbage) is dead-lettered with
+//!   the reason at dequeue, never dropped. `retry_dead` re-queues every dead letter.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{Gap, Tier, Timeframe};
+
+pub mod memory;
+pub mod redis;
+
+pub use self::memory::MemoryQueue;
+pub use self::redis::RedisQueue;
+
+/// The payload format this build writes and reads. A worker dead-letters a job of a newer
+/// format instead of guessing at its meaning; bump this when a field changes meaning.
+pub const JOB_FORMAT: u32 = 1;
+
+/// One job: a set of gaps the worker loads together, in one store transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobPayload {
+    /// Always `JOB_FORMAT` for jobs this build creates.
+    pub format: u32,
+    /// Unique per job, stable across re-deliveries and retries (see `new_job_id`).
+    pub id: String,
+    /// The load (run) this job belongs to.
+    pub load_id: String,
+    pub tier: Tier,
+    pub timeframe: Timeframe,
+    pub gaps: Vec<Gap>,
+    /// How many times the job was delivered before this copy was queued: 0 for a new job;
+    /// `nack` re-queues it with the deliveries so far.
+    pub attempt: u32,
+}
+
+impl JobPayload {
+    /// A new job of the current format with a fresh id.
+    pub fn new(load_id: impl Into<String>, tier: Tier, timeframe: Timeframe, gaps: Vec<Gap>) -> JobPayload {
+        JobPayload { format: JOB_FORMAT, id: new_job_id(), load_id: load_id.into(), tier, timeframe, gaps, attempt: 0 }
+    }
+
+    /// The payload as stored in the queue (JSON).
+    pub fn encode(&self) -> Result<String, QueueError> {
+        serde_json::to_string(self).map_err(|source| QueueError::Encode { job_id: self.id.clone(), source })
+    }
+
+    /// Reads a stored payload, checking its format first so that a job written by a newer
+    /// build is reported as such rather than as a confusing missing-field error.
+    pub fn decode(text: &str) -> Result<JobPayload, QueueError> {
+        #[derive(Deserialize)]
+        struct FormatOnly {
+            format: u32,
+        }
+        let format = serde_json::from_str::<FormatOnly>(text)
+            .map_err(|error| QueueError::Undecodable { reason: format!("no readable `format` field: {error}") })?
+            .format;
+        if format != JOB_FORMAT {
+            return Err(QueueError::UnsupportedFormat { found: format, supported: JOB_FORMAT });
+        }
+        serde_json::from_str(text).map_err(|error| QueueError::Undecodable { reason: error.to_string() })
+    }
+}
+
+/// A job id unique across processes and time: milliseconds since the epoch, a random
+/// per-process nonce and a per-process counter, all hex. Ordered by creation time within a
+/// process, which makes logs easy to read. Chosen over a UUID crate to keep dependencies
+/// lean: uniqueness is all the queue needs.
+pub fn new_job_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or(0);
+    let sequence = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{millis:011x}-{:08x}-{sequence:x}", process_nonce() as u32)
+}
+
+/// Random bits fixed for the life of the process, from the standard library's randomly
+/// seeded hasher (no `rand` dependency for a few bits).
+fn process_nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static NONCE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *NONCE.get_or_init(|| {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        hasher.finish()
+    })
+}
+
+/// A consumer name unique per live process: `hostname-pid-random`. Two processes sharing
+/// a name would hide a crash (the survivor keeps "owning" the dead one's jobs).
+pub fn unique_consumer_name() -> String {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "host".to_string());
+    // Several queues opened in one process (tests, benchmarks) are separate consumers.
+    static OPENED: AtomicU64 = AtomicU64::new(0);
+    let opened = OPENED.fetch_add(1, Ordering::Relaxed);
+    format!("{hostname}-{}-{:08x}{}", std::process::id(), process_nonce() as u32, if opened == 0 { String::new() } else { format!("-{opened}") })
+}
+
+/// Tunables of a queue; `Default` gives the production values.
+#[derive(Debug, Clone)]
+pub struct QueueOptions {
+    /// Prefix of every Redis key (`{prefix}jobs:{tier}`, `{prefix}dead:{tier}`). Tests use
+    /// a unique prefix each to isolate themselves. Ignored by the in-process queue.
+    pub key_prefix: String,
+    /// How long a delivered job may go without ack, nack or `keep_alive` before another
+    /// consumer takes it over (its worker is presumed dead).
+    pub claim_idle: Duration,
+    /// Deliveries after which a failing job is dead-lettered instead of re-queued.
+    pub max_deliveries: u32,
+    /// Most jobs queued + in flight at once, over all tiers; enqueue waits beyond it.
+    pub max_backlog: u64,
+    /// This process's consumer name; None = `unique_consumer_name()`.
+    pub consumer_name: Option<String>,
+}
+
+impl Default for QueueOptions {
+    fn default() -> Self {
+        QueueOptions {
+            key_prefix: "tickstock:".to_string(),
+            claim_idle: Duration::from_secs(30),
+            max_deliveries: 5,
+            max_backlog: 50_000,
+            consumer_name: None,
+        }
+    }
+}
+
+/// A job handed to a consumer. Pass it back to exactly one of `ack`, `nack` or
+/// `dead_letter`; dropping it leaves the job in flight until `claim_idle` passes.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub job: JobPayload,
+    /// The tier the job was queued in (the stream it came from).
+    pub tier: Tier,
+    /// Times the job has been delivered, this delivery included (1 on the first).
+    pub deliveries: u32,
+    /// The error of the previous attempt, when it was nacked.
+    pub last_error: Option<String>,
+    /// The backend's id of this queue entry (a Redis stream id).
+    pub entry_id: String,
+}
+
+/// What `nack` did with a failed job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NackOutcome {
+    /// Queued again (at the back of its tier) for another attempt.
+    Requeued,
+    /// Delivered `max_deliveries` times: moved to the dead letters with the error.
+    DeadLettered,
+    /// The entry was no longer in flight (another consumer took it over after
+    /// `claim_idle`); nothing was changed.
+    NotInFlight,
+}
+
+/// A dead letter: a job that failed permanently, or too often, or could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadJob {
+    /// The backend's id of the dead letter (used by `retry_dead`).
+    pub dead_id: String,
+    pub tier: Tier,
+    /// The stored payload exactly as it was queued; see `job()`.
+    pub payload: String,
+    /// Why the job is dead: the permanent error, the last transient error, or why the
+    /// payload could not be read.
+    pub reason: String,
+    pub deliveries: u32,
+    /// The consumer that gave up on it.
+    pub consumer: String,
+}
+
+impl DeadJob {
+    /// The job, when this build can read its payload.
+    pub fn job(&self) -> Result<JobPayload, QueueError> {
+        JobPayload::decode(&self.payload)
+    }
+}
+
+/// Depth of one tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TierDepth {
+    pub tier: Tier,
+    /// Waiting for a consumer.
+    pub queued: u64,
+    /// Delivered and neither acked, nacked nor dead-lettered yet.
+    pub in_flight: u64,
+    pub dead: u64,
+}
+
+/// Depth of every tier and the backpressure limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueStatus {
+    /// In `Tier::ALL` order.
+    pub tiers: Vec<TierDepth>,
+    pub max_backlog: u64,
+}
+
+impl QueueStatus {
+    /// Queued + in flight over all tiers: what backpressure limits.
+    pub fn backlog(&self) -> u64 {
+        self.tiers.iter().map(|depth| depth.queued + depth.in_flight).sum()
+    }
+
+    pub fn tier(&self, tier: Tier) -> TierDepth {
+        self.tiers.iter().copied().find(|depth| depth.tier == tier).unwrap_or(TierDepth { tier, queued: 0, in_flight: 0, dead: 0 })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue URL {url:?} is not supported: give redis://host:port[/db] (or rediss://), or no URL for the in-process queue")]
+    UnsupportedUrl { url: String },
+    #[error("Redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    #[error("the queue is full: {backlog} jobs queued or in flight, limit {max_backlog}; wait for workers to ack some")]
+    Full { backlog: u64, max_backlog: u64 },
+    #[error("job {job_id} could not be encoded: {source}")]
+    Encode { job_id: String, source: serde_json::Error },
+    #[error("job payload format {found} is newer than this build reads ({supported}); run a newer tickstock worker, then retry the dead letters")]
+    UnsupportedFormat { found: u32, supported: u32 },
+    #[error("job payload could not be read: {reason}")]
+    Undecodable { reason: String },
+    #[error("unexpected reply from Redis to {command}: {detail}")]
+    UnexpectedReply { command: &'static str, detail: String },
+    #[error("max_backlog is 0, so no job could ever be queued; give a positive limit")]
+    ZeroBacklogLimit,
+}
+
+/// The queue operations, identical in meaning for every backend. Methods return `Send`
+/// futures so a dispatcher can run them on a multi-threaded tokio runtime.
+pub trait JobQueue: Send + Sync {
+    /// Queues one job in its tier, waiting while the backlog is at `max_backlog`.
+    fn enqueue(&self, job: &JobPayload) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Queues one job, or returns `QueueError::Full` at once when the backlog is at the limit.
+    fn try_enqueue(&self, job: &JobPayload) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Queues many jobs, in order, pipelined; waits for room whenever the backlog is at the
+    /// limit (so a bulk submit larger than `max_backlog` completes as workers ack).
+    fn enqueue_many(&self, jobs: &[JobPayload]) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Queues a payload as stored text without reading it, waiting for room. For tools that
+    /// forward payloads they do not decode, and for tests of format handling.
+    fn enqueue_raw(&self, tier: Tier, payload: &str) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// The next job of `tier`, or None at once when it has none. Never waits on other tiers.
+    fn try_dequeue(&self, tier: Tier) -> impl Future<Output = Result<Option<Delivery>, QueueError>> + Send;
+
+    /// The next job of any of `tiers` (preferred in the given order), waiting up to
+    /// `timeout` for one to arrive; None when none did.
+    fn dequeue(&self, tiers: &[Tier], timeout: Duration) -> impl Future<Output = Result<Option<Delivery>, QueueError>> + Send;
+
+    /// The job is done (its store transaction committed): remove it for good.
+    fn ack(&self, delivery: &Delivery) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// The attempt failed transiently: queue the job again with `error` as its last error,
+    /// or dead-letter it when it has been delivered `max_deliveries` times.
+    fn nack(&self, delivery: &Delivery, error: &str) -> impl Future<Output = Result<NackOutcome, QueueError>> + Send;
+
+    /// The job failed permanently: move it to the dead letters with `reason` at once.
+    fn dead_letter(&self, delivery: &Delivery, reason: &str) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Resets the job's idle time so a long job is not taken over after `claim_idle`.
+    /// Returns false when the job is no longer this consumer's (another one took it over,
+    /// or it was acked): the worker may stop working on it.
+    fn keep_alive(&self, delivery: &Delivery) -> impl Future<Output = Result<bool, QueueError>> + Send;
+
+    /// Up to `limit` dead letters, oldest first, tier by tier.
+    fn list_dead(&self, limit: usize) -> impl Future<Output = Result<Vec<DeadJob>, QueueError>> + Send;
+
+    /// Queues every dead letter again with a fresh delivery budget (attempt 0), waiting for
+    /// room as `enqueue` does; returns how many were re-queued.
+    fn retry_dead(&self) -> impl Future<Output = Result<usize, QueueError>> + Send;
+
+    /// Depth of every tier.
+    fn status(&self) -> impl Future<Output = Result<QueueStatus, QueueError>> + Send;
+}
+
+/// The queue tickstock runs with, chosen by URL. An enum rather than `Box<dyn>`: the
+/// trait's methods return `impl Future`, which is not object safe, and two backends are
+/// a closed set.
+#[derive(Debug, Clone)]
+pub enum Queue {
+    Memory(MemoryQueue),
+    Redis(RedisQueue),
+}
+
+impl Queue {
+    /// None = the in-process queue; `redis://...` or `rediss://...` = Redis Streams.
+    pub async fn open(url: Option<&str>, options: QueueOptions) -> Result<Queue, QueueError> {
+        match url {
+            None => Ok(Queue::Memory(MemoryQueue::new(options))),
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://") => {
+                Ok(Queue::Redis(RedisQueue::open(url, options).await?))
+            }
+            Some(url) => Err(QueueError::UnsupportedUrl { url: url.to_string() }),
+        }
+    }
+
+    /// Another consumer of the same queue (same jobs, its own name and, for Redis, its own
+    /// connections), as a second worker process would be.
+    pub async fn another_consumer(&self) -> Result<Queue, QueueError> {
+        match self {
+            Queue::Memory(queue) => Ok(Queue::Memory(queue.another_consumer())),
+            Queue::Redis(queue) => Ok(Queue::Redis(queue.another_consumer().await?)),
+        }
+    }
+
+    /// This consumer's name.
+    pub fn consumer_name(&self) -> &str {
+        match self {
+            Queue::Memory(queue) => queue.consumer_name(),
+            Queue::Redis(queue) => queue.consumer_name(),
+        }
+    }
+
+    /// Which backend this is, for logs and reports.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Queue::Memory(_) => "in-process",
+            Queue::Redis(_) => "redis",
+        }
+    }
+
+    /// Deletes every job of this queue: queued, in flight and dead. For tests, benchmarks
+    /// and an operator who means it.
+    pub async fn purge(&self) -> Result<(), QueueError> {
+        match self {
+            Queue::Memory(queue) => {
+                queue.purge();
+                Ok(())
+            }
+            Queue::Redis(queue) => queue.purge().await,
+        }
+    }
+}
+
+/// Delegates every method to the backend.
+macro_rules! delegate {
+    ($self:ident, $queue:ident => $call:expr) => {
+        match $self {
+            Queue::Memory($queue) => $call.await,
+            Queue::Redis($queue) => $call.await,
+        }
+    };
+}
+
+impl JobQueue for Queue {
+    async fn enqueue(&self, job: &JobPayload) -> Result<(), QueueError> {
+        delegate!(self, queue => queue.enqueue(job))
+    }
+    async fn try_enqueue(&self, job: &JobPayload) -> Result<(), QueueError> {
+        delegate!(self, queue => queue.try_enqueue(job))
+    }
+    async fn enqueue_many(&self, jobs: &[JobPayload]) -> Result<(), QueueError> {
+        delegate!(self, queue => queue.enqueue_many(jobs))
+    }
+    async fn enqueue_raw(&self, tier: Tier, payload: &str) -> Result<(), QueueError> {
+        delegate!(self, queue => queue.enqueue_raw(tier, payload))
+    }
+    async fn try_dequeue(&self, tier: Tier) -> Result<Option<Delivery>, QueueError> {
+        delegate!(self, queue => queue.try_dequeue(tier))
+    }
+    async fn dequeue(&self, tiers: &[Tier], timeout: Duration) -> Result<Option<Delivery>, QueueError> {
+        delegate!(self, queue => queue.dequeue(tiers, timeout))
+    }
+    async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
+        delegate!(self, queue => queue.ack(delivery))
+    }
+    async fn nack(&self, delivery: &Delivery, error: &str) -> Result<NackOutcome, QueueError> {
+        delegate!(self, queue => queue.nack(delivery, error))
+    }
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<(), QueueError> {
+        delegate!(self, queue => queue.dead_letter(delivery, reason))
+    }
+    async fn keep_alive(&self, delivery: &Delivery) -> Result<bool, QueueError> {
+        delegate!(self, queue => queue.keep_alive(delivery))
+    }
+    async fn list_dead(&self, limit: usize) -> Result<Vec<DeadJob>, QueueError> {
+        delegate!(self, queue => queue.list_dead(limit))
+    }
+    async fn retry_dead(&self) -> Result<usize, QueueError> {
+        delegate!(self, queue => queue.retry_dead())
+    }
+    async fn status(&self) -> Result<QueueStatus, QueueError> {
+        delegate!(self, queue => queue.status())
+    }
+}
+
+/// The delay before the next look for room while the queue is full: doubling from 1 ms
+/// to 50 ms. Redis has no notification when an ack frees room, so the producer polls;
+/// 50 ms caps the wasted wait without hammering Redis with backlog checks.
+pub(crate) fn next_full_wait(previous: Duration) -> Duration {
+    (previous * 2).clamp(Duration::from_millis(1), Duration::from_millis(50))
+}
+
+/// Index of a tier in `Tier::ALL` (and in per-tier arrays).
+pub(crate) fn tier_index(tier: Tier) -> usize {
+    match tier {
+        Tier::Critical => 0,
+        Tier::High => 1,
+        Tier::Normal => 2,
+        Tier::Low => 3,
+    }
+}
+
+/// Reason recorded when a job is dead-lettered because it was delivered too often.
+pub(crate) fn too_many_deliveries_reason(deliveries: u32, last_error: Option<&str>) -> String {
+    match last_error {
+        Some(error) => format!("delivered {deliveries} times; last error: {error}"),
+        None => format!("delivered {deliveries} times without an ack (its workers stopped or timed out)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_ids_are_unique_within_a_process() {
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| new_job_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+    }
+
+    #[test]
+    fn a_newer_format_is_reported_as_such() {
+        let error = JobPayload::decode(r#"{"format":2,"id":"x","anything":"else"}"#).unwrap_err();
+        assert!(matches!(error, QueueError::UnsupportedFormat { found: 2, supported: 1 }), "{error}");
+    }
+
+    #[test]
+    fn a_payload_round_trips() {
+        let gap = Gap {
+            symbol: "AAPL".into(),
+            exchange: "XNAS".into(),
+            start: chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap(),
+            end: chrono::NaiveDate::from_ymd_opt(2024, 1, 5).unwrap(),
+            sessions: 4,
+        };
+        let job = JobPayload::new("load-1", Tier::High, Timeframe::Daily, vec![gap]);
+        assert_eq!(JobPayload::decode(&job.encode().unwrap()).unwrap(), job);
+    }
+}

@@ -1,0 +1,779 @@
+//! The Redis Streams queue (`--queue redis://...`).
+//!
+//! Layout: one stream per tier (`{prefix}jobs:{tier}`), one consumer group (`workers`)
+//! on each, one dead-letter stream per tier (`{prefix}dead:{tier}`). Each stream entry
+//! has a `job` field (the encoded `JobPayload`) and, when re-queued by `nack`, an `error`
+//! field (the last error).
+//!
+//! Choices, each against a pitfall of Redis Streams as a queue:
+//! - An entry is deleted (XACK then XDEL, atomically) only once it is acked, so the
+//!   stream length is exactly the backlog (queued + in flight) and backpressure is a
+//!   check of XLEN; nothing is ever trimmed (MAXLEN deletes jobs still in flight).
+//! - Enqueue, nack, dead-letter, keep-alive and dead-letter retry are Lua scripts, so
+//!   "check the backlog, then add" and "ack, then re-add elsewhere" are atomic: two
+//!   producers cannot overshoot the limit, and a crash cannot lose or duplicate a job
+//!   between the two halves.
+//! - Blocking reads (XREADGROUP BLOCK) run on their own connection, with a response
+//!   timeout above the BLOCK time (redis-rs 1.x's default 500 ms would fail them), so
+//!   they never stall enqueues and acks on the command connection.
+//! - Abandoned entries are taken over with XAUTOCLAIM after `claim_idle`, looping on its
+//!   cursor (each call scans at most COUNT*10 entries) and resuming where the last run
+//!   stopped; the delivery count then comes from XPENDING.
+//! - Both connections are `ConnectionManager`s, which reconnect after a Redis restart.
+//!   Job durability across a restart is the server's business: `appendonly yes`.
+//!
+//! Not supported: Redis Cluster (the scripts touch the four tier streams, which would
+//! need one hash slot).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamRangeReply, StreamReadReply};
+use redis::{RedisError, Script, Value};
+use tokio::time::Instant;
+
+use super::{
+    memory::retry_payload, next_full_wait, tier_index, too_many_deliveries_reason, unique_consumer_name, DeadJob, Delivery,
+    JobPayload, JobQueue, NackOutcome, QueueError, QueueOptions, QueueStatus, TierDepth,
+};
+use crate::plan::Tier;
+
+/// The consumer group every worker joins.
+pub const GROUP: &str = "workers";
+
+/// Response timeout of the command connection: far above any single command's time, low
+/// enough that a hung server surfaces as an error.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest single XREADGROUP BLOCK; a longer `dequeue` timeout is served in slices so
+/// abandoned jobs are reclaimed meanwhile.
+const LONGEST_BLOCK: Duration = Duration::from_secs(5);
+/// Jobs per enqueue script call: big enough to amortise the round trip, small enough that
+/// one call blocks the server for about a millisecond.
+const ENQUEUE_CHUNK: usize = 1000;
+/// Script calls sent per round trip by `enqueue_many`.
+const CHUNKS_PER_ROUND_TRIP: usize = 4;
+/// Entries one XAUTOCLAIM call may claim, and calls per reclaim run.
+const RECLAIM_COUNT: usize = 10;
+const RECLAIM_CALLS_PER_RUN: usize = 16;
+
+/// KEYS[1..4]: the tier streams in `Tier::ALL` order. ARGV[1]: max backlog; then pairs of
+/// (tier number 1..4, payload). Adds as many pairs as fit, in order; returns
+/// {added, backlog before}.
+const ENQUEUE_SCRIPT: &str = r"
+local backlog = 0
+for i = 1, #KEYS do backlog = backlog + redis.call('XLEN', KEYS[i]) end
+local wanted = (#ARGV - 1) / 2
+local added = math.min(wanted, tonumber(ARGV[1]) - backlog)
+if added < 0 then added = 0 end
+for j = 0, added - 1 do
+  redis.call('XADD', KEYS[tonumber(ARGV[2 + 2 * j])], '*', 'job', ARGV[3 + 2 * j])
+end
+return {added, backlog}
+";
+
+/// KEYS[1]: tier stream. ARGV: group, entry id, new payload, error. Re-queues the job at
+/// the back of its tier only if the entry was still in flight; returns 1, else 0.
+const NACK_SCRIPT: &str = r"
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('XADD', KEYS[1], '*', 'job', ARGV[3], 'error', ARGV[4])
+return 1
+";
+
+/// KEYS[1]: tier stream, KEYS[2]: its dead stream. ARGV: group, entry id, reason,
+/// deliveries, consumer. Moves the entry's stored payload, byte for byte, to the dead
+/// stream if it was still in flight; returns 1, else 0.
+const DEAD_LETTER_SCRIPT: &str = r"
+local entry = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+local payload = ''
+if #entry > 0 then
+  local fields = entry[1][2]
+  for i = 1, #fields, 2 do if fields[i] == 'job' then payload = fields[i + 1] end end
+end
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('XADD', KEYS[2], '*', 'job', payload, 'reason', ARGV[3], 'deliveries', ARGV[4], 'consumer', ARGV[5])
+return 1
+";
+
+/// KEYS[1]: tier stream. ARGV: group, entry id, consumer. Resets the entry's idle time if
+/// it is still in flight with this consumer (never steals it back); returns 1, else 0.
+const KEEP_ALIVE_SCRIPT: &str = r"
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #pending == 0 or pending[1][2] ~= ARGV[3] then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+return 1
+";
+
+/// KEYS[1..4]: tier streams, KEYS[5]: the dead stream. ARGV: max backlog, tier number,
+/// dead id, payload. Moves one dead letter back to its tier: 1 moved, 0 already gone,
+/// -1 no room.
+const RETRY_DEAD_SCRIPT: &str = r"
+local backlog = 0
+for i = 1, 4 do backlog = backlog + redis.call('XLEN', KEYS[i]) end
+if backlog >= tonumber(ARGV[1]) then return -1 end
+if redis.call('XDEL', KEYS[5], ARGV[3]) == 0 then return 0 end
+redis.call('XADD', KEYS[tonumber(ARGV[2])], '*', 'job', ARGV[4])
+return 1
+";
+
+/// A handle on a Redis Streams queue; clones share the connections and consumer name.
+#[derive(Clone)]
+pub struct RedisQueue {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for RedisQueue {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RedisQueue")
+            .field("consumer", &self.shared.consumer)
+            .field("key_prefix", &self.shared.options.key_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    url: String,
+    options: QueueOptions,
+    consumer: String,
+    job_keys: [String; 4],
+    dead_keys: [String; 4],
+    commands: ConnectionManager,
+    // A tokio mutex: it is held across the blocking read's await. One blocking read per
+    // process at a time; concurrent `dequeue` callers wait their turn while `try_dequeue`
+    // keeps using the command connection.
+    blocking: tokio::sync::Mutex<ConnectionManager>,
+    /// Entries already delivered to this consumer but not handed out yet: extra streams'
+    /// entries of a multi-stream blocking read, and reclaimed entries.
+    stash: Mutex<[VecDeque<StashedEntry>; 4]>,
+    /// Per tier: the XAUTOCLAIM cursor to resume from, and when the next run is due.
+    reclaim: Mutex<[ReclaimState; 4]>,
+    scripts: Scripts,
+}
+
+struct Scripts {
+    enqueue: Script,
+    nack: Script,
+    dead_letter: Script,
+    keep_alive: Script,
+    retry_dead: Script,
+}
+
+#[derive(Debug, Clone)]
+struct StashedEntry {
+    entry_id: String,
+    payload: Option<String>,
+    last_error: Option<String>,
+    times_delivered: u32,
+}
+
+#[derive(Debug, Clone)]
+struct ReclaimState {
+    cursor: String,
+    due: Instant,
+}
+
+impl StashedEntry {
+    fn from_stream_entry(entry: &StreamId, times_delivered: u32) -> StashedEntry {
+        StashedEntry {
+            entry_id: entry.id.clone(),
+            payload: entry.get("job"),
+            last_error: entry.get("error"),
+            times_delivered,
+        }
+    }
+}
+
+fn is_missing_group(error: &RedisError) -> bool {
+    error.code() == Some("NOGROUP")
+}
+
+impl RedisQueue {
+    /// Connects (two connections: commands and blocking reads) and creates the consumer
+    /// group on every tier stream if it is not there yet.
+    pub async fn open(url: &str, options: QueueOptions) -> Result<RedisQueue, QueueError> {
+        let client = redis::Client::open(url)?;
+        let commands = client
+            .get_connection_manager_with_config(
+                ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(5)))
+                    .set_response_timeout(Some(COMMAND_TIMEOUT)),
+            )
+            .await?;
+        let blocking = client
+            .get_connection_manager_with_config(
+                ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(5)))
+                    .set_response_timeout(Some(LONGEST_BLOCK + COMMAND_TIMEOUT)),
+            )
+            .await?;
+        let prefix = &options.key_prefix;
+        let job_keys = Tier::ALL.map(|tier| format!("{prefix}jobs:{}", tier.as_str()));
+        let dead_keys = Tier::ALL.map(|tier| format!("{prefix}dead:{}", tier.as_str()));
+        let consumer = options.consumer_name.clone().unwrap_or_else(unique_consumer_name);
+        let now = Instant::now();
+        let queue = RedisQueue {
+            shared: Arc::new(Shared {
+                url: url.to_string(),
+                consumer,
+                job_keys,
+                dead_keys,
+                commands,
+                blocking: tokio::sync::Mutex::new(blocking),
+                stash: Mutex::new(Default::default()),
+                reclaim: Mutex::new(std::array::from_fn(|_| ReclaimState { cursor: "0-0".to_string(), due: now })),
+                scripts: Scripts {
+                    enqueue: Script::new(ENQUEUE_SCRIPT),
+                    nack: Script::new(NACK_SCRIPT),
+                    dead_letter: Script::new(DEAD_LETTER_SCRIPT),
+                    keep_alive: Script::new(KEEP_ALIVE_SCRIPT),
+                    retry_dead: Script::new(RETRY_DEAD_SCRIPT),
+                },
+                options,
+            }),
+        };
+        queue.create_groups().await?;
+        Ok(queue)
+    }
+
+    /// Another consumer on the same streams, with its own connections and name.
+    pub async fn another_consumer(&self) -> Result<RedisQueue, QueueError> {
+        let options = QueueOptions { consumer_name: None, ..self.shared.options.clone() };
+        RedisQueue::open(&self.shared.url, options).await
+    }
+
+    pub fn consumer_name(&self) -> &str {
+        &self.shared.consumer
+    }
+
+    /// The Redis keys this queue uses: the four tier streams, then the four dead streams.
+    pub fn keys(&self) -> Vec<String> {
+        self.shared.job_keys.iter().chain(&self.shared.dead_keys).cloned().collect()
+    }
+
+    /// Deletes every stream of this queue (queued, in-flight and dead jobs), then creates
+    /// the groups again so the queue stays usable.
+    pub async fn purge(&self) -> Result<(), QueueError> {
+        let mut connection = self.shared.commands.clone();
+        redis::cmd("DEL").arg(self.keys()).query_async::<()>(&mut connection).await?;
+        self.shared.stash.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter_mut().for_each(VecDeque::clear);
+        self.create_groups().await
+    }
+
+    /// Creates the group on every tier stream (and the stream itself, MKSTREAM), reading
+    /// from the stream's start so jobs queued before the first worker are delivered.
+    async fn create_groups(&self) -> Result<(), QueueError> {
+        let mut pipeline = redis::pipe();
+        for key in &self.shared.job_keys {
+            pipeline.cmd("XGROUP").arg("CREATE").arg(key).arg(GROUP).arg("0").arg("MKSTREAM");
+        }
+        // Each reply is OK or BUSYGROUP (the group exists); only the latter is expected.
+        let replies: Vec<Value> = pipeline.ignore_errors().query_async(&mut self.shared.commands.clone()).await?;
+        for reply in replies {
+            if let Value::ServerError(error) = &reply {
+                if error.code() != "BUSYGROUP" {
+                    return Err(QueueError::UnexpectedReply { command: "XGROUP CREATE", detail: format!("{error:?}") });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn options(&self) -> &QueueOptions {
+        &self.shared.options
+    }
+
+    fn connection(&self) -> ConnectionManager {
+        // A clone shares the one multiplexed connection: concurrent callers pipeline.
+        self.shared.commands.clone()
+    }
+
+    /// Sends up to `CHUNKS_PER_ROUND_TRIP` enqueue script calls in one pipeline; returns,
+    /// per call, (added, backlog before).
+    async fn enqueue_chunks(&self, chunks: &[&[(Tier, String)]]) -> Result<Vec<(usize, u64)>, QueueError> {
+        let max_backlog = self.options().max_backlog;
+        if max_backlog == 0 {
+            return Err(QueueError::ZeroBacklogLimit);
+        }
+        let mut connection = self.connection();
+        let mut pipeline = redis::pipe();
+        for chunk in chunks {
+            let mut invocation = self.shared.scripts.enqueue.prepare_invoke();
+            for key in &self.shared.job_keys {
+                invocation.key(key);
+            }
+            invocation.arg(max_backlog);
+            for (tier, payload) in chunk.iter() {
+                invocation.arg(tier_index(*tier) + 1).arg(payload.as_str());
+            }
+            pipeline.invoke_script(&invocation);
+        }
+        let replies: Result<Vec<(usize, u64)>, RedisError> = pipeline.query_async(&mut connection).await;
+        match replies {
+            Ok(replies) => Ok(replies),
+            // After a Redis restart the script cache is empty: load and send once more. No
+            // call of the pipeline ran (each failed on the unknown hash), so none repeats.
+            Err(error) if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                self.shared.scripts.enqueue.prepare_invoke().load_async(&mut connection).await?;
+                Ok(pipeline.query_async(&mut connection).await?)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Queues every payload in order, waiting (polling) for room when the queue is full.
+    async fn enqueue_payloads(&self, payloads: &[(Tier, String)]) -> Result<(), QueueError> {
+        let mut remaining: Vec<&[(Tier, String)]> = payloads.chunks(ENQUEUE_CHUNK).collect();
+        let mut wait = Duration::ZERO;
+        while !remaining.is_empty() {
+            let batch: Vec<&[(Tier, String)]> = remaining.iter().take(CHUNKS_PER_ROUND_TRIP).copied().collect();
+            let replies = self.enqueue_chunks(&batch).await?;
+            // What did not fit, in order, is sent again after a wait; a chunk after a
+            // partially added one may have been added meanwhile (an ack freed room), so
+            // under backpressure the order of jobs is kept only approximately.
+            let mut not_added: Vec<&[(Tier, String)]> = Vec::new();
+            for (chunk, (added, _backlog)) in batch.iter().zip(&replies) {
+                if *added < chunk.len() {
+                    not_added.push(&chunk[*added..]);
+                }
+            }
+            let full = !not_added.is_empty();
+            not_added.extend(remaining.drain(..).skip(batch.len()));
+            remaining = not_added;
+            if full {
+                wait = next_full_wait(wait);
+                tokio::time::sleep(wait).await;
+            } else {
+                wait = Duration::ZERO;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one new entry of `tier` without blocking.
+    async fn read_new(&self, tier: Tier) -> Result<Option<StashedEntry>, QueueError> {
+        let mut command = redis::cmd("XREADGROUP");
+        command
+            .arg("GROUP")
+            .arg(GROUP)
+            .arg(&self.shared.consumer)
+            .arg("COUNT")
+            .arg(1)
+            .arg("STREAMS")
+            .arg(&self.shared.job_keys[tier_index(tier)])
+            .arg(">");
+        let reply: Option<StreamReadReply> = match command.query_async(&mut self.connection()).await {
+            Ok(reply) => reply,
+            Err(error) if is_missing_group(&error) => {
+                self.create_groups().await?;
+                command.query_async(&mut self.connection()).await?
+            }
+            Err(error) => return Err(error.into()),
+        };
+        Ok(reply
+            .into_iter()
+            .flat_map(|reply| reply.keys)
+            .flat_map(|key| key.ids)
+            .next()
+            .map(|entry| StashedEntry::from_stream_entry(&entry, 1)))
+    }
+
+    fn pop_stash(&self, tier: Tier) -> Option<StashedEntry> {
+        self.shared.stash.lock().unwrap_or_else(|poisoned| poisoned.into_inner())[tier_index(tier)].pop_front()
+    }
+
+    /// Adds entries to the stash; an entry already there (claimed again) is replaced.
+    fn stash(&self, tier: Tier, entries: impl IntoIterator<Item = StashedEntry>) {
+        let mut stash = self.shared.stash.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let queue = &mut stash[tier_index(tier)];
+        for entry in entries {
+            queue.retain(|stashed| stashed.entry_id != entry.entry_id);
+            queue.push_back(entry);
+        }
+    }
+
+    /// Takes over entries of `tier` idle for `claim_idle` (their consumer presumed dead)
+    /// into the stash, if a run is due. Resumes the XAUTOCLAIM cursor of the last run, so
+    /// a long pending list is scanned across runs with bounded work per run.
+    async fn reclaim_if_due(&self, tier: Tier) -> Result<(), QueueError> {
+        let now = Instant::now();
+        let mut cursor = {
+            let reclaim = self.shared.reclaim.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let state = &reclaim[tier_index(tier)];
+            if state.due > now {
+                return Ok(());
+            }
+            state.cursor.clone()
+        };
+        let key = &self.shared.job_keys[tier_index(tier)];
+        let claim_idle_ms = self.options().claim_idle.as_millis() as u64;
+        let mut connection = self.connection();
+        let mut claimed: Vec<StreamId> = Vec::new();
+        for _ in 0..RECLAIM_CALLS_PER_RUN {
+            let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                .arg(key)
+                .arg(GROUP)
+                .arg(&self.shared.consumer)
+                .arg(claim_idle_ms)
+                .arg(&cursor)
+                .arg("COUNT")
+                .arg(RECLAIM_COUNT)
+                .query_async(&mut connection)
+                .await
+                .or_else(|error| if is_missing_group(&error) { Ok(StreamAutoClaimReply::default()) } else { Err(error) })?;
+            cursor = if reply.next_stream_id.is_empty() { "0-0".to_string() } else { reply.next_stream_id };
+            if !reply.deleted_ids.is_empty() {
+                // Pending entries whose stream entry is gone (deleted by hand): nothing
+                // to deliver, so only the pending-list entry is cleared.
+                tracing::warn!(stream = %key, ids = ?reply.deleted_ids, "pending entries without a stream entry");
+                redis::cmd("XACK").arg(key).arg(GROUP).arg(&reply.deleted_ids).query_async::<()>(&mut connection).await?;
+            }
+            claimed.extend(reply.claimed);
+            if claimed.len() >= RECLAIM_COUNT || cursor == "0-0" {
+                break;
+            }
+        }
+        {
+            let mut reclaim = self.shared.reclaim.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let state = &mut reclaim[tier_index(tier)];
+            // More to scan: due again at once; a full pass done: look again in a while.
+            state.due = if cursor == "0-0" { Instant::now() + self.options().claim_idle / 4 } else { Instant::now() };
+            state.cursor = cursor;
+        }
+        if claimed.is_empty() {
+            return Ok(());
+        }
+        let mut pipeline = redis::pipe();
+        for entry in &claimed {
+            pipeline.cmd("XPENDING").arg(key).arg(GROUP).arg(&entry.id).arg(&entry.id).arg(1);
+        }
+        let counts: Vec<StreamPendingCountReply> = pipeline.query_async(&mut connection).await?;
+        let entries = claimed.iter().zip(counts).map(|(entry, count)| {
+            let times_delivered = count.ids.first().map(|pending| pending.times_delivered as u32).unwrap_or(1);
+            StashedEntry::from_stream_entry(entry, times_delivered)
+        });
+        self.stash(tier, entries.collect::<Vec<_>>());
+        Ok(())
+    }
+
+    /// Turns an entry delivered to this consumer into a `Delivery`, or dead-letters it
+    /// (unreadable payload, or too many deliveries) and returns None.
+    async fn hand_out(&self, tier: Tier, entry: StashedEntry) -> Result<Option<Delivery>, QueueError> {
+        let decoded = match &entry.payload {
+            Some(payload) => JobPayload::decode(payload),
+            None => Err(QueueError::Undecodable { reason: "the stream entry has no `job` field".to_string() }),
+        };
+        let job = match decoded {
+            Ok(job) => job,
+            Err(error) => {
+                self.bury(tier, &entry.entry_id, &error.to_string(), entry.times_delivered).await?;
+                return Ok(None);
+            }
+        };
+        let deliveries = job.attempt + entry.times_delivered;
+        if deliveries > self.options().max_deliveries {
+            let reason = too_many_deliveries_reason(deliveries - 1, entry.last_error.as_deref());
+            self.bury(tier, &entry.entry_id, &reason, deliveries - 1).await?;
+            return Ok(None);
+        }
+        Ok(Some(Delivery { job, tier, deliveries, last_error: entry.last_error, entry_id: entry.entry_id }))
+    }
+
+    /// Moves an in-flight entry to its tier's dead stream; false if it was not in flight.
+    async fn bury(&self, tier: Tier, entry_id: &str, reason: &str, deliveries: u32) -> Result<bool, QueueError> {
+        let moved: i64 = self
+            .shared
+            .scripts
+            .dead_letter
+            .key(&self.shared.job_keys[tier_index(tier)])
+            .key(&self.shared.dead_keys[tier_index(tier)])
+            .arg(GROUP)
+            .arg(entry_id)
+            .arg(reason)
+            .arg(deliveries)
+            .arg(&self.shared.consumer)
+            .invoke_async(&mut self.connection())
+            .await?;
+        Ok(moved == 1)
+    }
+
+    /// One blocking XREADGROUP over the given tiers' streams, for at most `block`; what
+    /// arrives goes to the stash.
+    async fn block_for_new(&self, tiers: &[Tier], block: Duration) -> Result<(), QueueError> {
+        let mut command = redis::cmd("XREADGROUP");
+        command
+            .arg("GROUP")
+            .arg(GROUP)
+            .arg(&self.shared.consumer)
+            .arg("COUNT")
+            .arg(1)
+            // BLOCK 0 would mean "forever".
+            .arg("BLOCK")
+            .arg((block.as_millis() as u64).max(1))
+            .arg("STREAMS");
+        for &tier in tiers {
+            command.arg(&self.shared.job_keys[tier_index(tier)]);
+        }
+        for _ in tiers {
+            command.arg(">");
+        }
+        let reply: Option<StreamReadReply> = {
+            let mut connection = self.shared.blocking.lock().await;
+            match command.query_async(&mut *connection).await {
+                Ok(reply) => reply,
+                Err(error) if is_missing_group(&error) => {
+                    drop(connection);
+                    self.create_groups().await?;
+                    return Ok(());
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
+        for stream in reply.into_iter().flat_map(|reply| reply.keys) {
+            let Some(tier) = tiers.iter().copied().find(|&tier| self.shared.job_keys[tier_index(tier)] == stream.key) else {
+                continue;
+            };
+            self.stash(tier, stream.ids.iter().map(|entry| StashedEntry::from_stream_entry(entry, 1)).collect::<Vec<_>>());
+        }
+        Ok(())
+    }
+}
+
+impl JobQueue for RedisQueue {
+    async fn enqueue(&self, job: &JobPayload) -> Result<(), QueueError> {
+        self.enqueue_payloads(&[(job.tier, job.encode()?)]).await
+    }
+
+    async fn try_enqueue(&self, job: &JobPayload) -> Result<(), QueueError> {
+        let payloads = [(job.tier, job.encode()?)];
+        let replies = self.enqueue_chunks(&[&payloads]).await?;
+        match replies.first() {
+            Some((1, _)) => Ok(()),
+            Some((_, backlog)) => Err(QueueError::Full { backlog: *backlog, max_backlog: self.options().max_backlog }),
+            None => Err(QueueError::UnexpectedReply { command: "enqueue script", detail: "no reply".to_string() }),
+        }
+    }
+
+    async fn enqueue_many(&self, jobs: &[JobPayload]) -> Result<(), QueueError> {
+        let payloads = jobs.iter().map(|job| Ok((job.tier, job.encode()?))).collect::<Result<Vec<_>, QueueError>>()?;
+        self.enqueue_payloads(&payloads).await
+    }
+
+    async fn enqueue_raw(&self, tier: Tier, payload: &str) -> Result<(), QueueError> {
+        self.enqueue_payloads(&[(tier, payload.to_string())]).await
+    }
+
+    async fn try_dequeue(&self, tier: Tier) -> Result<Option<Delivery>, QueueError> {
+        loop {
+            let entry = match self.pop_stash(tier) {
+                Some(entry) => entry,
+                None => {
+                    self.reclaim_if_due(tier).await?;
+                    match self.pop_stash(tier) {
+                        Some(entry) => entry,
+                        None => match self.read_new(tier).await? {
+                            Some(entry) => entry,
+                            None => return Ok(None),
+                        },
+                    }
+                }
+            };
+            if let Some(delivery) = self.hand_out(tier, entry).await? {
+                return Ok(Some(delivery));
+            }
+        }
+    }
+
+    async fn dequeue(&self, tiers: &[Tier], timeout: Duration) -> Result<Option<Delivery>, QueueError> {
+        let deadline = Instant::now() + timeout;
+        // Slices short enough that abandoned jobs are reclaimed soon after `claim_idle`.
+        let slice = (self.options().claim_idle / 4).clamp(Duration::from_millis(10), LONGEST_BLOCK);
+        loop {
+            for &tier in tiers {
+                if let Some(delivery) = self.try_dequeue(tier).await? {
+                    return Ok(Some(delivery));
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline || tiers.is_empty() {
+                return Ok(None);
+            }
+            self.block_for_new(tiers, slice.min(deadline - now)).await?;
+        }
+    }
+
+    async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
+        let key = &self.shared.job_keys[tier_index(delivery.tier)];
+        redis::pipe()
+            .atomic()
+            .cmd("XACK")
+            .arg(key)
+            .arg(GROUP)
+            .arg(&delivery.entry_id)
+            .ignore()
+            .cmd("XDEL")
+            .arg(key)
+            .arg(&delivery.entry_id)
+            .ignore()
+            .query_async::<()>(&mut self.connection())
+            .await?;
+        Ok(())
+    }
+
+    async fn nack(&self, delivery: &Delivery, error: &str) -> Result<NackOutcome, QueueError> {
+        if delivery.deliveries >= self.options().max_deliveries {
+            let reason = too_many_deliveries_reason(delivery.deliveries, Some(error));
+            return Ok(if self.bury(delivery.tier, &delivery.entry_id, &reason, delivery.deliveries).await? {
+                NackOutcome::DeadLettered
+            } else {
+                NackOutcome::NotInFlight
+            });
+        }
+        let retried = JobPayload { attempt: delivery.deliveries, ..delivery.job.clone() };
+        let requeued: i64 = self
+            .shared
+            .scripts
+            .nack
+            .key(&self.shared.job_keys[tier_index(delivery.tier)])
+            .arg(GROUP)
+            .arg(&delivery.entry_id)
+            .arg(retried.encode()?)
+            .arg(error)
+            .invoke_async(&mut self.connection())
+            .await?;
+        Ok(if requeued == 1 { NackOutcome::Requeued } else { NackOutcome::NotInFlight })
+    }
+
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<(), QueueError> {
+        self.bury(delivery.tier, &delivery.entry_id, reason, delivery.deliveries).await?;
+        Ok(())
+    }
+
+    async fn keep_alive(&self, delivery: &Delivery) -> Result<bool, QueueError> {
+        let kept: i64 = self
+            .shared
+            .scripts
+            .keep_alive
+            .key(&self.shared.job_keys[tier_index(delivery.tier)])
+            .arg(GROUP)
+            .arg(&delivery.entry_id)
+            .arg(&self.shared.consumer)
+            .invoke_async(&mut self.connection())
+            .await?;
+        Ok(kept == 1)
+    }
+
+    async fn list_dead(&self, limit: usize) -> Result<Vec<DeadJob>, QueueError> {
+        let mut dead = Vec::new();
+        let mut connection = self.connection();
+        for tier in Tier::ALL {
+            if dead.len() >= limit {
+                break;
+            }
+            let reply: StreamRangeReply = redis::cmd("XRANGE")
+                .arg(&self.shared.dead_keys[tier_index(tier)])
+                .arg("-")
+                .arg("+")
+                .arg("COUNT")
+                .arg(limit - dead.len())
+                .query_async(&mut connection)
+                .await?;
+            dead.extend(reply.ids.into_iter().map(|entry| DeadJob {
+                tier,
+                payload: entry.get("job").unwrap_or_default(),
+                reason: entry.get("reason").unwrap_or_default(),
+                deliveries: entry.get("deliveries").unwrap_or_default(),
+                consumer: entry.get("consumer").unwrap_or_default(),
+                dead_id: entry.id,
+            }));
+        }
+        Ok(dead)
+    }
+
+    async fn retry_dead(&self) -> Result<usize, QueueError> {
+        let mut retried = 0;
+        let mut connection = self.connection();
+        for tier in Tier::ALL {
+            loop {
+                let batch: StreamRangeReply = redis::cmd("XRANGE")
+                    .arg(&self.shared.dead_keys[tier_index(tier)])
+                    .arg("-")
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(100)
+                    .query_async(&mut connection)
+                    .await?;
+                if batch.ids.is_empty() {
+                    break;
+                }
+                for entry in &batch.ids {
+                    let payload = retry_payload(&entry.get::<String>("job").unwrap_or_default());
+                    let mut wait = Duration::ZERO;
+                    loop {
+                        let mut invocation = self.shared.scripts.retry_dead.prepare_invoke();
+                        for key in &self.shared.job_keys {
+                            invocation.key(key);
+                        }
+                        invocation
+                            .key(&self.shared.dead_keys[tier_index(tier)])
+                            .arg(self.options().max_backlog)
+                            .arg(tier_index(tier) + 1)
+                            .arg(&entry.id)
+                            .arg(&payload);
+                        let moved: i64 = invocation.invoke_async(&mut connection).await?;
+                        match moved {
+                            1 => retried += 1,
+                            0 => {}
+                            _ => {
+                                wait = next_full_wait(wait);
+                                tokio::time::sleep(wait).await;
+                                continue;
+                            }
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(retried)
+    }
+
+    async fn status(&self) -> Result<QueueStatus, QueueError> {
+        let mut pipeline = redis::pipe();
+        for tier in Tier::ALL {
+            let job_key = &self.shared.job_keys[tier_index(tier)];
+            pipeline.cmd("XLEN").arg(job_key);
+            pipeline.cmd("XPENDING").arg(job_key).arg(GROUP);
+            pipeline.cmd("XLEN").arg(&self.shared.dead_keys[tier_index(tier)]);
+        }
+        let replies: Vec<Value> = match pipeline.query_async(&mut self.connection()).await {
+            Ok(replies) => replies,
+            Err(error) if is_missing_group(&error) => {
+                self.create_groups().await?;
+                pipeline.query_async(&mut self.connection()).await?
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let number = |value: &Value| -> Result<u64, QueueError> {
+            match value {
+                Value::Int(number) => Ok(*number as u64),
+                // XPENDING's summary: [count, smallest id, greatest id, consumers].
+                Value::Array(items) => match items.first() {
+                    Some(Value::Int(number)) => Ok(*number as u64),
+                    _ => Err(QueueError::UnexpectedReply { command: "XPENDING", detail: format!("{value:?}") }),
+                },
+                other => Err(QueueError::UnexpectedReply { command: "XLEN/XPENDING", detail: format!("{other:?}") }),
+            }
+        };
+        let mut tiers = Vec::with_capacity(4);
+        for (tier, replies) in Tier::ALL.into_iter().zip(replies.chunks(3)) {
+            let length = number(&replies[0])?;
+            let in_flight = number(&replies[1])?;
+            tiers.push(TierDepth { tier, queued: length.saturating_sub(in_flight), in_flight, dead: number(&replies[2])? });
+        }
+        Ok(QueueStatus { tiers, max_backlog: self.options().max_backlog })
+    }
+}
