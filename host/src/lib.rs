@@ -10,5 +10,6 @@ pub mod exchanges;
 pub mod gaps;
 pub mod plan;
 pub mod plugin;
+pub mod queue;
 pub mod schedule;
 pub mod store;
