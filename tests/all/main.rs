@@ -5,5 +5,6 @@
 mod calendar_facts;
 mod support;
 mod plugin_runtime;
+mod store;
 mod plugins_cli;
 mod policies;

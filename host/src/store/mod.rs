@@ -1,0 +1,526 @@
+//! The bar store: where loaded bars live, in SQLite (the embedded default, one file) or
+//! PostgreSQL (production, or one schema per development dataset).
+//!
+//! Invariants every caller may rely on:
+//! - **One key per bar**: (symbol, exchange, timeframe, bar start). A daily bar's start is
+//!   its *session date at 00:00 UTC*, never the session's open instant, so the key does
+//!   not depend on the exchange's hours and a calendar correction never orphans rows.
+//!   A minute bar's start is the UTC instant the minute begins.
+//! - **`written_at` is when the data was observed** (the provider stamps the time it was
+//!   asked, before fetching), not when the row was committed. A daily bar is *final* iff
+//!   `written_at >= its session's close`; a minute bar iff `written_at >= start + 1 min`.
+//!   Anything else is *stale* and counts as a gap.
+//! - **One call to [`Store::write_bars`] is one transaction**: after a crash, a kill -9
+//!   or a constraint violation either every bar of the call is stored or none is.
+//! - **Writes are idempotent upserts that never go back in time**: writing the same bars
+//!   again leaves the same rows, and a row is only replaced by a write whose `written_at`
+//!   is at least as new, so a re-delivered old job cannot turn a final bar stale again.
+//! - **Gaps are computed per symbol batch with one query**, never per day: the store reads
+//!   the stamps of the stored bars in the range and [`crate::gaps`] (pure) does the rest.
+//!
+//! The two backends sit behind one enum rather than a trait object: there are exactly two,
+//! the SQL differs in every method anyway, and an enum keeps `Store` `Clone` and cheap.
+
+mod migrations;
+mod postgres;
+mod sqlite;
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::calendar::Session;
+use crate::gaps;
+
+/// File used when neither `--db` nor `TICKSTOCK_DB` names a store.
+pub const DEFAULT_SQLITE_FILE: &str = "tickstock.db";
+
+/// Environment variable naming the store (a path, `sqlite:` URL or `postgres://` URL).
+pub const DB_ENVIRONMENT_VARIABLE: &str = "TICKSTOCK_DB";
+
+/// How many symbols one gap query covers. Bounded so a SQLite `IN (...)` list stays far
+/// below the bound-parameter limit and one batch's rows fit comfortably in memory.
+const GAP_SYMBOL_BATCH: usize = 500;
+
+/// Bar length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub enum Timeframe {
+    /// One bar per session, keyed by the session date.
+    #[serde(rename = "1d")]
+    Daily,
+    /// One bar per minute inside the session's open hours (none in a lunch break).
+    #[serde(rename = "1m")]
+    Minute,
+}
+
+impl Timeframe {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Timeframe::Daily => "1d",
+            Timeframe::Minute => "1m",
+        }
+    }
+
+    /// The canonical `bar_start` of a daily bar for `session_date`: midnight UTC.
+    pub fn daily_bar_start(session_date: NaiveDate) -> DateTime<Utc> {
+        session_date.and_time(chrono::NaiveTime::MIN).and_utc()
+    }
+}
+
+impl fmt::Display for Timeframe {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown timeframe {0:?}: expected `1d` or `1m`")]
+pub struct UnknownTimeframe(pub String);
+
+impl FromStr for Timeframe {
+    type Err = UnknownTimeframe;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "1d" => Ok(Timeframe::Daily),
+            "1m" => Ok(Timeframe::Minute),
+            other => Err(UnknownTimeframe(other.to_string())),
+        }
+    }
+}
+
+/// One OHLCV bar as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Bar {
+    pub symbol: String,
+    /// ISO 10383 MIC, e.g. `XNYS`.
+    pub exchange: String,
+    pub timeframe: Timeframe,
+    /// Daily: session date at 00:00 UTC ([`Timeframe::daily_bar_start`]); minute: the
+    /// minute's first instant.
+    pub start: DateTime<Utc>,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    pub volume: i64,
+    /// When the data was observed; decides final versus stale (see the module docs).
+    pub written_at: DateTime<Utc>,
+}
+
+impl Bar {
+    /// Why this bar must not be stored, if it must not: prices finite and positive,
+    /// `low <= open, close <= high`, volume not negative, a daily start at midnight UTC
+    /// and a minute start on a whole minute.
+    pub fn invalid_reason(&self) -> Option<String> {
+        let prices = [self.open, self.high, self.low, self.close];
+        if prices.iter().any(|price| !price.is_finite() || *price <= 0.0) {
+            return Some(format!("prices must be finite and positive, got {prices:?}"));
+        }
+        if !(self.low <= self.open && self.low <= self.close && self.open <= self.high && self.close <= self.high) {
+            return Some(format!(
+                "needs low <= open, close <= high; got open {} high {} low {} close {}",
+                self.open, self.high, self.low, self.close
+            ));
+        }
+        if self.volume < 0 {
+            return Some(format!("volume must not be negative, got {}", self.volume));
+        }
+        let seconds = self.start.timestamp();
+        match self.timeframe {
+            Timeframe::Daily if seconds.rem_euclid(86_400) != 0 || self.start.timestamp_subsec_nanos() != 0 => {
+                Some(format!("a daily bar starts at its session date's midnight UTC, got {}", self.start))
+            }
+            Timeframe::Minute if seconds.rem_euclid(60) != 0 || self.start.timestamp_subsec_nanos() != 0 => {
+                Some(format!("a minute bar starts on a whole minute, got {}", self.start))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What one [`Store::write_bars`] call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriteSummary {
+    /// Distinct bars in the call (duplicates of one key inside a call count once).
+    pub bars_received: u64,
+    /// Rows inserted or replaced. Lower than `bars_received` when some stored rows were
+    /// newer than the incoming ones and so were kept.
+    pub rows_written: u64,
+}
+
+/// Which bars a count, read or delete applies to. `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BarSelection {
+    pub symbol: Option<String>,
+    pub exchange: Option<String>,
+    pub timeframe: Option<Timeframe>,
+    /// Inclusive lower bound on the bar start.
+    pub start_from: Option<DateTime<Utc>>,
+    /// Exclusive upper bound on the bar start.
+    pub start_before: Option<DateTime<Utc>>,
+}
+
+/// The bars to keep when trimming a dataset ([`Store::delete_outside`]): bars of
+/// `timeframe` starting in `[start_from, start_before)`. Other timeframes are untouched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepWindow {
+    pub timeframe: Timeframe,
+    pub start_from: DateTime<Utc>,
+    pub start_before: DateTime<Utc>,
+}
+
+/// The question gap detection answers: which of these sessions lack a final bar for
+/// each symbol? `sessions` come from the calendar for the requested date range (sorted
+/// by date, as the calendar returns them).
+#[derive(Debug, Clone, Copy)]
+pub struct GapRequest<'a> {
+    pub exchange: &'a str,
+    pub timeframe: Timeframe,
+    pub symbols: &'a [String],
+    pub sessions: &'a [Session],
+}
+
+/// A run of consecutive expected sessions with no final bar, for one symbol. Holidays and
+/// weekends between the sessions do not split a gap: they are not sessions.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Gap {
+    pub symbol: String,
+    pub first_session: NaiveDate,
+    pub last_session: NaiveDate,
+    /// How many sessions the gap spans.
+    pub session_count: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {location}: {source}")]
+    Open { location: String, source: sqlx::Error },
+    #[error("cannot apply the store's migrations at {location}: {source}")]
+    Migrate { location: String, source: sqlx::migrate::MigrateError },
+    #[error(
+        "invalid PostgreSQL schema name {0:?}: use lowercase ASCII letters, digits and `_`, \
+         starting with a letter, at most 63 characters"
+    )]
+    InvalidSchemaName(String),
+    #[error("bar {index} of the batch ({symbol} {timeframe} {start}) is invalid, nothing was written: {reason}")]
+    InvalidBar { index: usize, symbol: String, timeframe: Timeframe, start: DateTime<Utc>, reason: String },
+    #[error("database error while {operation}: {source}")]
+    Database { operation: &'static str, source: sqlx::Error },
+    #[error("a stored row cannot be read back: {0}")]
+    CorruptRow(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same operation later may succeed (a busy or unreachable
+    /// database) as opposed to a bug or bad input that will fail again.
+    pub fn is_transient(&self) -> bool {
+        let source = match self {
+            StoreError::Open { source, .. } | StoreError::Database { source, .. } => source,
+            _ => return false,
+        };
+        match source {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(database_error) => {
+                // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED. PostgreSQL: class 40
+                // (serialization failure, deadlock), 53 (resources), 57P (shutdown).
+                let code = database_error.code().map(|code| code.into_owned()).unwrap_or_default();
+                matches!(code.as_str(), "5" | "6" | "517" | "261") || code.starts_with("40") || code.starts_with("53") || code.starts_with("57P")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A handle on one bar store; cheap to clone (a connection pool inside).
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PostgresStore),
+}
+
+impl Store {
+    /// Opens (creating and migrating on first use) the store named by `location`:
+    /// a `postgres://` or `postgresql://` URL (schema `public`), a `sqlite:` URL, or a
+    /// plain file path for SQLite.
+    pub async fn open(location: &str) -> Result<Store, StoreError> {
+        let backend = if is_postgres_url(location) {
+            Backend::Postgres(postgres::PostgresStore::open(location, None).await?)
+        } else {
+            Backend::Sqlite(sqlite::SqliteStore::open(location).await?)
+        };
+        Ok(Store { backend })
+    }
+
+    /// Opens the store in its own PostgreSQL schema (created if missing), as a
+    /// development dataset or a test uses it: tables, migrations and rows all live in
+    /// `schema`, invisible to other schemas.
+    pub async fn open_schema(postgres_url: &str, schema: &str) -> Result<Store, StoreError> {
+        validate_schema_name(schema)?;
+        Ok(Store { backend: Backend::Postgres(postgres::PostgresStore::open(postgres_url, Some(schema)).await?) })
+    }
+
+    /// Drops a dataset's PostgreSQL schema and everything in it. Dropping a missing
+    /// schema is not an error.
+    pub async fn drop_schema(postgres_url: &str, schema: &str) -> Result<(), StoreError> {
+        validate_schema_name(schema)?;
+        postgres::drop_schema(postgres_url, schema).await
+    }
+
+    /// Where the store is, for messages (a PostgreSQL password is never shown).
+    pub fn location(&self) -> &str {
+        match &self.backend {
+            Backend::Sqlite(store) => store.location(),
+            Backend::Postgres(store) => store.location(),
+        }
+    }
+
+    /// Upserts `bars` in one transaction. Every bar is validated first
+    /// ([`Bar::invalid_reason`]); one invalid bar rejects the whole call unwritten.
+    pub async fn write_bars(&self, bars: &[Bar]) -> Result<WriteSummary, StoreError> {
+        for (index, bar) in bars.iter().enumerate() {
+            if let Some(reason) = bar.invalid_reason() {
+                return Err(StoreError::InvalidBar {
+                    index,
+                    symbol: bar.symbol.clone(),
+                    timeframe: bar.timeframe,
+                    start: bar.start,
+                    reason,
+                });
+            }
+        }
+        let deduplicated = keep_newest_per_key(bars);
+        let bars: &[Bar] = deduplicated.as_deref().unwrap_or(bars);
+        match &self.backend {
+            Backend::Sqlite(store) => store.write_bars(bars).await,
+            Backend::Postgres(store) => store.write_bars(bars).await,
+        }
+    }
+
+    /// Number of stored bars matching `selection`.
+    pub async fn count_bars(&self, selection: &BarSelection) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.count_bars(selection).await,
+            Backend::Postgres(store) => store.count_bars(selection).await,
+        }
+    }
+
+    /// Stored bars matching `selection`, ordered by symbol, exchange, timeframe, start.
+    pub async fn read_bars(&self, selection: &BarSelection) -> Result<Vec<Bar>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.read_bars(selection).await,
+            Backend::Postgres(store) => store.read_bars(selection).await,
+        }
+    }
+
+    /// Deletes the bars of `window.timeframe` that start outside the window, in one
+    /// transaction; returns how many were deleted. A refresh uses it to trim a rolling
+    /// dataset.
+    pub async fn delete_outside(&self, window: &KeepWindow) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.delete_outside(window).await,
+            Backend::Postgres(store) => store.delete_outside(window).await,
+        }
+    }
+
+    /// Missing or stale ranges per symbol, coalesced into the fewest runs of consecutive
+    /// sessions, ordered by symbol (as given) then date. A symbol with no gap yields
+    /// nothing. One query per batch of symbols.
+    pub async fn gaps(&self, request: &GapRequest<'_>) -> Result<Vec<Gap>, StoreError> {
+        let (Some(first_session), Some(last_session)) = (request.sessions.first(), request.sessions.last()) else {
+            return Ok(Vec::new());
+        };
+        // Bounds on bar starts that cover every expected bar: daily keys are midnights of
+        // session dates, minute keys lie inside [open, close).
+        let start_from = match request.timeframe {
+            Timeframe::Daily => Timeframe::daily_bar_start(first_session.date),
+            Timeframe::Minute => first_session.open,
+        };
+        let start_before = match request.timeframe {
+            Timeframe::Daily => Timeframe::daily_bar_start(last_session.date) + chrono::Duration::seconds(1),
+            Timeframe::Minute => last_session.close,
+        };
+        let mut all_gaps = Vec::new();
+        for symbol_batch in request.symbols.chunks(GAP_SYMBOL_BATCH) {
+            let query = StampQuery {
+                exchange: request.exchange,
+                timeframe: request.timeframe,
+                symbols: symbol_batch,
+                start_from,
+                start_before,
+            };
+            let stamps = match &self.backend {
+                Backend::Sqlite(store) => store.bar_stamps(&query).await?,
+                Backend::Postgres(store) => store.bar_stamps(&query).await?,
+            };
+            let mut stamps_by_symbol: std::collections::HashMap<String, Vec<gaps::BarStamp>> =
+                std::collections::HashMap::with_capacity(symbol_batch.len());
+            for (symbol, stamp) in stamps {
+                stamps_by_symbol.entry(symbol).or_default().push(stamp);
+            }
+            for symbol in symbol_batch {
+                let stamps = stamps_by_symbol.remove(symbol).unwrap_or_default();
+                let present = gaps::sessions_with_final_bars(request.timeframe, request.sessions, &stamps);
+                for range in gaps::coalesce_missing(&present) {
+                    all_gaps.push(Gap {
+                        symbol: symbol.clone(),
+                        first_session: request.sessions[range.start].date,
+                        last_session: request.sessions[range.end - 1].date,
+                        session_count: range.len(),
+                    });
+                }
+            }
+        }
+        Ok(all_gaps)
+    }
+
+    /// Closes the pool, waiting for connections to finish (SQLite checkpoints its WAL).
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(store) => store.close().await,
+            Backend::Postgres(store) => store.close().await,
+        }
+    }
+}
+
+/// The store named by the environment (`TICKSTOCK_DB`) or the default file. The CLI's
+/// `--db` flag, when given, takes precedence over both.
+pub fn default_location() -> String {
+    std::env::var(DB_ENVIRONMENT_VARIABLE)
+        .ok()
+        .filter(|value| !value.is_empty())
+        .unwrap_or_else(|| DEFAULT_SQLITE_FILE.to_string())
+}
+
+/// Bounds of one stamp query: a symbol batch and a bar-start range `[from, before)`.
+struct StampQuery<'a> {
+    exchange: &'a str,
+    timeframe: Timeframe,
+    symbols: &'a [String],
+    start_from: DateTime<Utc>,
+    start_before: DateTime<Utc>,
+}
+
+fn is_postgres_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// Schema names are spliced into SQL (`CREATE SCHEMA`, `search_path`), which cannot take
+/// them as bound parameters, so only a conservative alphabet is accepted.
+fn validate_schema_name(schema: &str) -> Result<(), StoreError> {
+    let mut characters = schema.chars();
+    let starts_with_letter = characters.next().is_some_and(|first| first.is_ascii_lowercase());
+    let rest_ok = schema.chars().all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '_');
+    if starts_with_letter && rest_ok && schema.len() <= 63 {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidSchemaName(schema.to_string()))
+    }
+}
+
+/// `None` when every key in `bars` is distinct (the usual case, no copy); otherwise one
+/// bar per key, the newest `written_at` winning (the later one on a tie), in first-seen
+/// order. PostgreSQL's `ON CONFLICT DO UPDATE` refuses to touch one row twice in a
+/// statement, and the rule "never go back in time" should not depend on row order.
+fn keep_newest_per_key(bars: &[Bar]) -> Option<Vec<Bar>> {
+    use std::collections::HashMap;
+    let mut index_by_key: HashMap<(&str, &str, Timeframe, DateTime<Utc>), usize> = HashMap::with_capacity(bars.len());
+    let mut has_duplicates = false;
+    for (index, bar) in bars.iter().enumerate() {
+        let key = (bar.symbol.as_str(), bar.exchange.as_str(), bar.timeframe, bar.start);
+        if let Some(kept) = index_by_key.get_mut(&key) {
+            has_duplicates = true;
+            if bars[*kept].written_at <= bar.written_at {
+                *kept = index;
+            }
+        } else {
+            index_by_key.insert(key, index);
+        }
+    }
+    if !has_duplicates {
+        return None;
+    }
+    let mut kept_indices: Vec<usize> = index_by_key.into_values().collect();
+    kept_indices.sort_unstable();
+    Some(kept_indices.into_iter().map(|index| bars[index].clone()).collect())
+}
+
+/// `location` with any password replaced by `***`, for error messages and logs.
+fn redact_password(location: &str) -> String {
+    let Some(scheme_end) = location.find("://") else { return location.to_string() };
+    let rest = &location[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => {
+            format!("{}{}:***{}", &location[..scheme_end + 3], &authority[..colon], &location[scheme_end + 3 + at..])
+        }
+        _ => location.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar(symbol: &str, day: u32, written_hour: u32) -> Bar {
+        let date = NaiveDate::from_ymd_opt(2024, 1, day).unwrap();
+        Bar {
+            symbol: symbol.into(),
+            exchange: "XNYS".into(),
+            timeframe: Timeframe::Daily,
+            start: Timeframe::daily_bar_start(date),
+            open: 10.0,
+            high: 11.0,
+            low: 9.0,
+            close: 10.5,
+            volume: 100,
+            written_at: date.and_hms_opt(written_hour, 0, 0).unwrap().and_utc(),
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_in_one_batch_keep_the_newest_observation() {
+        let batch = vec![bar("A", 2, 22), bar("A", 3, 22), bar("A", 2, 15), bar("B", 2, 22)];
+        let kept = keep_newest_per_key(&batch).expect("has duplicates");
+        assert_eq!(kept, vec![bar("A", 2, 22), bar("A", 3, 22), bar("B", 2, 22)]);
+        assert_eq!(keep_newest_per_key(&batch[..2]), None);
+    }
+
+    #[test]
+    fn bars_breaking_ohlc_order_or_the_key_convention_are_invalid() {
+        assert_eq!(bar("A", 2, 22).invalid_reason(), None);
+        let mut high_below_close = bar("A", 2, 22);
+        high_below_close.high = 10.0;
+        assert!(high_below_close.invalid_reason().unwrap().contains("low <= open"));
+        let mut daily_not_at_midnight = bar("A", 2, 22);
+        daily_not_at_midnight.start += chrono::Duration::hours(14);
+        assert!(daily_not_at_midnight.invalid_reason().unwrap().contains("midnight"));
+        let mut negative_volume = bar("A", 2, 22);
+        negative_volume.volume = -1;
+        assert!(negative_volume.invalid_reason().is_some());
+        let mut not_a_number = bar("A", 2, 22);
+        not_a_number.open = f64::NAN;
+        assert!(not_a_number.invalid_reason().is_some());
+    }
+
+    #[test]
+    fn schema_names_outside_the_safe_alphabet_are_refused() {
+        assert!(validate_schema_name("dataset_patterns_2").is_ok());
+        for bad in ["", "2fast", "Upper", "a-b", "a;drop table bars", &"x".repeat(64)] {
+            assert!(validate_schema_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn passwords_never_appear_in_locations() {
+        assert_eq!(redact_password("postgres://user:secret@host:5432/db"), "postgres://user:***@host:5432/db");
+        assert_eq!(redact_password("postgres://postgres@127.0.0.1:5432/test"), "postgres://postgres@127.0.0.1:5432/test");
+        assert_eq!(redact_password("/tmp/tickstock.db"), "/tmp/tickstock.db");
+    }
+}

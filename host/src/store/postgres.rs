@@ -1,0 +1,217 @@
+//! PostgreSQL backend: `TIMESTAMPTZ` instants, one schema per dataset via `search_path`.
+//!
+//! Bulk writes send each column as one array and let the server unpack them:
+//! `INSERT ... SELECT * FROM UNNEST($1::text[], ...) ON CONFLICT DO UPDATE`, up to
+//! [`ROWS_PER_STATEMENT`] rows per statement, all inside the job's transaction. That is
+//! ten bound parameters per statement whatever the row count, so the statement is
+//! prepared once and the wire carries binary arrays. COPY into a staging table followed
+//! by an upsert was the alternative; it needs a temporary table per transaction (catalog
+//! churn on every job) for a gain that only shows on batches far larger than one job.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection, Executor, PgConnection, Postgres, QueryBuilder, Row};
+
+use super::{Bar, BarSelection, KeepWindow, StampQuery, StoreError, Timeframe, WriteSummary};
+use crate::gaps::BarStamp;
+
+/// Rows per UNNEST statement: bounds the size of one message and of the server's
+/// per-statement memory; a job of 5 years of daily bars fits in one.
+const ROWS_PER_STATEMENT: usize = 20_000;
+
+const UPSERT: &str = "INSERT INTO bars (symbol, exchange, timeframe, bar_start, open, high, low, close, volume, written_at) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::float8[], $6::float8[], \
+                          $7::float8[], $8::float8[], $9::int8[], $10::timestamptz[]) \
+     ON CONFLICT (symbol, exchange, timeframe, bar_start) DO UPDATE SET \
+     open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, \
+     volume = excluded.volume, written_at = excluded.written_at \
+     WHERE excluded.written_at >= bars.written_at";
+
+#[derive(Debug, Clone)]
+pub(super) struct PostgresStore {
+    pool: PgPool,
+    location: String,
+}
+
+impl PostgresStore {
+    pub(super) async fn open(url: &str, schema: Option<&str>) -> Result<PostgresStore, StoreError> {
+        let location = match schema {
+            Some(schema) => format!("{} (schema {schema})", super::redact_password(url)),
+            None => super::redact_password(url),
+        };
+        let open_error = |source| StoreError::Open { location: location.clone(), source };
+        let mut options = PgConnectOptions::from_str(url).map_err(open_error)?;
+        if let Some(schema) = schema {
+            create_schema(&options, schema).await.map_err(open_error)?;
+            // Every pooled connection starts with the dataset's schema first in its
+            // search path, so unqualified SQL (migrations included) lands there.
+            options = options.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await.map_err(open_error)?;
+        super::migrations::postgres_migrator()
+            .await
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate { location: location.clone(), source })?;
+        Ok(PostgresStore { pool, location })
+    }
+
+    pub(super) fn location(&self) -> &str {
+        &self.location
+    }
+
+    pub(super) async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(super) async fn write_bars(&self, bars: &[Bar]) -> Result<WriteSummary, StoreError> {
+        let database = |operation| move |source| StoreError::Database { operation, source };
+        let mut transaction = self.pool.begin().await.map_err(database("beginning a write"))?;
+        let mut rows_written = 0;
+        for chunk in bars.chunks(ROWS_PER_STATEMENT) {
+            let result = sqlx::query(UPSERT)
+                .bind(chunk.iter().map(|bar| bar.symbol.as_str()).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|bar| bar.exchange.as_str()).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|bar| bar.timeframe.as_str()).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|bar| bar.start).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|bar| bar.open).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|bar| bar.high).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|bar| bar.low).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|bar| bar.close).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|bar| bar.volume).collect::<Vec<_>>())
+                .bind(chunk.iter().map(|bar| bar.written_at).collect::<Vec<_>>())
+                .execute(&mut *transaction)
+                .await
+                .map_err(database("writing bars"))?;
+            rows_written += result.rows_affected();
+        }
+        transaction.commit().await.map_err(database("committing bars"))?;
+        Ok(WriteSummary { bars_received: bars.len() as u64, rows_written })
+    }
+
+    pub(super) async fn count_bars(&self, selection: &BarSelection) -> Result<u64, StoreError> {
+        let mut builder = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM bars");
+        push_selection(&mut builder, selection);
+        let count: i64 = builder
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|source| StoreError::Database { operation: "counting bars", source })?;
+        Ok(count as u64)
+    }
+
+    pub(super) async fn read_bars(&self, selection: &BarSelection) -> Result<Vec<Bar>, StoreError> {
+        let mut builder = QueryBuilder::<Postgres>::new(
+            "SELECT symbol, exchange, timeframe, bar_start, open, high, low, close, volume, written_at FROM bars",
+        );
+        push_selection(&mut builder, selection);
+        builder.push(" ORDER BY symbol, exchange, timeframe, bar_start");
+        let rows = builder
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|source| StoreError::Database { operation: "reading bars", source })?;
+        rows.iter().map(bar_from_row).collect()
+    }
+
+    pub(super) async fn delete_outside(&self, window: &KeepWindow) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM bars WHERE timeframe = $1 AND (bar_start < $2 OR bar_start >= $3)")
+            .bind(window.timeframe.as_str())
+            .bind(window.start_from)
+            .bind(window.start_before)
+            .execute(&self.pool)
+            .await
+            .map_err(|source| StoreError::Database { operation: "deleting bars outside the window", source })?;
+        Ok(result.rows_affected())
+    }
+
+    pub(super) async fn bar_stamps(&self, query: &StampQuery<'_>) -> Result<Vec<(String, BarStamp)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT symbol, bar_start, written_at FROM bars \
+             WHERE symbol = ANY($1) AND exchange = $2 AND timeframe = $3 AND bar_start >= $4 AND bar_start < $5",
+        )
+        .bind(query.symbols)
+        .bind(query.exchange)
+        .bind(query.timeframe.as_str())
+        .bind(query.start_from)
+        .bind(query.start_before)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|source| StoreError::Database { operation: "reading stored bar stamps for gaps", source })?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get::<String, _>(0), BarStamp { start: row.get(1), written_at: row.get(2) }))
+            .collect())
+    }
+}
+
+/// `CREATE SCHEMA IF NOT EXISTS` on a connection of its own (the pool's connections
+/// would already point their search path at the schema being created). Two processes
+/// creating the same schema at once can still collide on the catalog's unique index, so
+/// that one error is taken as "it exists now".
+async fn create_schema(options: &PgConnectOptions, schema: &str) -> Result<(), sqlx::Error> {
+    let mut connection = PgConnection::connect_with(options).await?;
+    let outcome = connection.execute(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"").as_str()).await;
+    let _ = connection.close().await;
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(error)) if matches!(error.code().as_deref(), Some("23505" | "42P06")) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+pub(super) async fn drop_schema(url: &str, schema: &str) -> Result<(), StoreError> {
+    let database = |source| StoreError::Database { operation: "dropping a dataset schema", source };
+    let options = PgConnectOptions::from_str(url).map_err(database)?;
+    let mut connection = PgConnection::connect_with(&options).await.map_err(database)?;
+    let outcome = connection.execute(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE").as_str()).await;
+    let _ = connection.close().await;
+    outcome.map(|_| ()).map_err(database)
+}
+
+fn push_selection(builder: &mut QueryBuilder<'_, Postgres>, selection: &BarSelection) {
+    let mut keyword = " WHERE ";
+    let mut next = |builder: &mut QueryBuilder<'_, Postgres>, condition: &str| {
+        builder.push(keyword).push(condition);
+        keyword = " AND ";
+    };
+    if let Some(symbol) = &selection.symbol {
+        next(builder, "symbol = ");
+        builder.push_bind(symbol.clone());
+    }
+    if let Some(exchange) = &selection.exchange {
+        next(builder, "exchange = ");
+        builder.push_bind(exchange.clone());
+    }
+    if let Some(timeframe) = selection.timeframe {
+        next(builder, "timeframe = ");
+        builder.push_bind(timeframe.as_str());
+    }
+    if let Some(start_from) = selection.start_from {
+        next(builder, "bar_start >= ");
+        builder.push_bind(start_from);
+    }
+    if let Some(start_before) = selection.start_before {
+        next(builder, "bar_start < ");
+        builder.push_bind(start_before);
+    }
+}
+
+fn bar_from_row(row: &PgRow) -> Result<Bar, StoreError> {
+    let timeframe_text: String = row.get(2);
+    let start: DateTime<Utc> = row.get(3);
+    Ok(Bar {
+        symbol: row.get(0),
+        exchange: row.get(1),
+        timeframe: Timeframe::from_str(&timeframe_text).map_err(|error| StoreError::CorruptRow(error.to_string()))?,
+        start,
+        open: row.get(4),
+        high: row.get(5),
+        low: row.get(6),
+        close: row.get(7),
+        volume: row.get(8),
+        written_at: row.get(9),
+    })
+}
