@@ -28,11 +28,13 @@ impl Tier {
     }
 }
 
-/// Bar timeframe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Bar length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Timeframe {
+    /// One bar per session, keyed by the session date.
     #[serde(rename = "1d")]
     Daily,
+    /// One bar per minute inside the session's open hours (none in a lunch break).
     #[serde(rename = "1m")]
     Minute,
 }
@@ -44,17 +46,40 @@ impl Timeframe {
             Timeframe::Minute => "1m",
         }
     }
+
+    /// The canonical `bar_start` of a daily bar for `session_date`: midnight UTC.
+    pub fn daily_bar_start(session_date: NaiveDate) -> chrono::DateTime<chrono::Utc> {
+        session_date.and_time(chrono::NaiveTime::MIN).and_utc()
+    }
 }
 
+impl std::fmt::Display for Timeframe {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown timeframe {0:?}: expected `1d` or `1m`")]
+pub struct UnknownTimeframe(pub String);
+
 impl std::str::FromStr for Timeframe {
-    type Err = String;
+    type Err = UnknownTimeframe;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "1d" => Ok(Timeframe::Daily),
             "1m" => Ok(Timeframe::Minute),
-            other => Err(format!("unknown timeframe {other:?}; expected 1d or 1m")),
+            other => Err(UnknownTimeframe(other.to_string())),
         }
     }
+}
+
+/// A symbol on the exchange it is loaded from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Listing {
+    pub symbol: String,
+    /// ISO 10383 MIC, e.g. `XNYS`.
+    pub exchange: String,
 }
 
 /// A contiguous run of missing or stale sessions of one symbol (inclusive dates).

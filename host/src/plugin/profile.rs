@@ -7,14 +7,7 @@ use serde::Serialize;
 use super::bindings::profile_world::exports::tickstock::plugins::refresh_profile as wit;
 use super::error::{CallError, CallFailure};
 use super::load::{Callable, WorldPre};
-use crate::plan::Timeframe;
-
-/// A listing: a symbol on its primary exchange.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Listing {
-    pub symbol: String,
-    pub exchange: String,
-}
+use crate::plan::{Listing, Timeframe};
 
 /// Which symbols a profile loads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

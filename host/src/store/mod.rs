@@ -25,8 +25,6 @@ mod migrations;
 mod postgres;
 mod sqlite;
 
-use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -43,51 +41,9 @@ pub const DB_ENVIRONMENT_VARIABLE: &str = "TICKSTOCK_DB";
 /// below the bound-parameter limit and one batch's rows fit comfortably in memory.
 const GAP_SYMBOL_BATCH: usize = 500;
 
-/// Bar length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub enum Timeframe {
-    /// One bar per session, keyed by the session date.
-    #[serde(rename = "1d")]
-    Daily,
-    /// One bar per minute inside the session's open hours (none in a lunch break).
-    #[serde(rename = "1m")]
-    Minute,
-}
-
-impl Timeframe {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Timeframe::Daily => "1d",
-            Timeframe::Minute => "1m",
-        }
-    }
-
-    /// The canonical `bar_start` of a daily bar for `session_date`: midnight UTC.
-    pub fn daily_bar_start(session_date: NaiveDate) -> DateTime<Utc> {
-        session_date.and_time(chrono::NaiveTime::MIN).and_utc()
-    }
-}
-
-impl fmt::Display for Timeframe {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown timeframe {0:?}: expected `1d` or `1m`")]
-pub struct UnknownTimeframe(pub String);
-
-impl FromStr for Timeframe {
-    type Err = UnknownTimeframe;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "1d" => Ok(Timeframe::Daily),
-            "1m" => Ok(Timeframe::Minute),
-            other => Err(UnknownTimeframe(other.to_string())),
-        }
-    }
-}
+// The timeframe is a core type (`plan`), shared with plans, queue payloads and
+// providers; the store adds nothing to it.
+pub use crate::plan::{Timeframe, UnknownTimeframe};
 
 /// One OHLCV bar as stored.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
