@@ -6,10 +6,14 @@
 
 pub mod calendar;
 pub mod cli;
+pub mod diff;
 pub mod exchanges;
 pub mod gaps;
+pub mod metrics;
 pub mod plan;
 pub mod plugin;
 pub mod queue;
 pub mod schedule;
+pub mod server;
 pub mod store;
+pub mod watch;

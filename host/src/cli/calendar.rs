@@ -124,35 +124,64 @@ pub fn run(options: &GlobalOptions, command: CalendarCommand) -> anyhow::Result<
     }
 }
 
+/// One row of `calendar sessions` (the CSV contract's columns, in order). The admin API
+/// (`GET /calendars/{mic}/sessions`) serves the same record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionRow {
+    pub date: String,
+    pub open: String,
+    pub close: String,
+    pub break_start: Option<String>,
+    pub break_end: Option<String>,
+}
+
+pub fn session_row(session: &Session) -> SessionRow {
+    SessionRow {
+        date: session.date.to_string(),
+        open: utc_text(session.open),
+        close: utc_text(session.close),
+        break_start: session.lunch_break.map(|(start, _)| utc_text(start)),
+        break_end: session.lunch_break.map(|(_, end)| utc_text(end)),
+    }
+}
+
 fn sessions(calendar: &Calendar, from: NaiveDate, to: NaiveDate, format: Format) -> anyhow::Result<()> {
     let sessions = calendar.sessions(from, to)?;
     let mut table = Table::new(&["date", "open", "close", "break_start", "break_end"]);
     for session in &sessions {
-        let (break_start, break_end) = match session.lunch_break {
-            Some((start, end)) => (Some(utc_text(start)), Some(utc_text(end))),
-            None => (None, None),
-        };
-        table.push(vec![
-            Some(session.date.to_string()),
-            Some(utc_text(session.open)),
-            Some(utc_text(session.close)),
-            break_start,
-            break_end,
-        ]);
+        let row = session_row(session);
+        table.push(vec![Some(row.date), Some(row.open), Some(row.close), row.break_start, row.break_end]);
     }
     table.print(format)
+}
+
+/// One row of `calendar status`. The admin API (`GET /calendars/{mic}/status`) serves the
+/// same record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StatusRow {
+    pub mic: String,
+    pub local_time: String,
+    /// `open`, `break` or `closed`.
+    pub state: &'static str,
+    pub until: Option<String>,
+    pub reason: Option<String>,
+}
+
+pub fn status_row(calendar: &Calendar, at: DateTime<Utc>) -> Result<StatusRow, crate::calendar::CalendarError> {
+    let local_time = at.with_timezone(&calendar.spec().timezone).format("%Y-%m-%d %H:%M %Z").to_string();
+    let (state, until, reason) = match calendar.status(at)? {
+        Status::Open { until } => ("open", Some(utc_text(until)), None),
+        Status::Break { until } => ("break", Some(utc_text(until)), Some("lunch break".to_string())),
+        Status::Closed { reason, next_open } => ("closed", next_open.map(utc_text), Some(closed_reason(&reason))),
+    };
+    Ok(StatusRow { mic: calendar.mic().to_string(), local_time, state, until, reason })
 }
 
 fn status(calendars: &[Arc<Calendar>], at: DateTime<Utc>, format: Format) -> anyhow::Result<()> {
     let mut table = Table::new(&["mic", "local_time", "state", "until", "reason"]);
     for calendar in calendars {
-        let local_time = at.with_timezone(&calendar.spec().timezone).format("%Y-%m-%d %H:%M %Z").to_string();
-        let (state, until, reason) = match calendar.status(at)? {
-            Status::Open { until } => ("open", Some(utc_text(until)), None),
-            Status::Break { until } => ("break", Some(utc_text(until)), Some("lunch break".to_string())),
-            Status::Closed { reason, next_open } => ("closed", next_open.map(utc_text), Some(closed_reason(&reason))),
-        };
-        table.push(vec![Some(calendar.mic().to_string()), Some(local_time), Some(state.to_string()), until, reason]);
+        let row = status_row(calendar, at)?;
+        table.push(vec![Some(row.mic), Some(row.local_time), Some(row.state.to_string()), row.until, row.reason]);
     }
     table.print(format)
 }
@@ -311,13 +340,13 @@ fn certainty_text(special: &SpecialDay) -> String {
         .unwrap_or_else(|| format!("{:?}", special.certainty))
 }
 
-fn parse_date(text: &str, what: &str) -> anyhow::Result<NaiveDate> {
+pub fn parse_date(text: &str, what: &str) -> anyhow::Result<NaiveDate> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
         .with_context(|| format!("{what}: {text:?} is not a date; expected YYYY-MM-DD"))
 }
 
 /// RFC 3339, or a bare date meaning midnight UTC.
-fn parse_instant(text: &str, what: &str) -> anyhow::Result<DateTime<Utc>> {
+pub fn parse_instant(text: &str, what: &str) -> anyhow::Result<DateTime<Utc>> {
     let text = text.trim();
     if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
         return Ok(instant.with_timezone(&Utc));

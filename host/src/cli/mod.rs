@@ -14,6 +14,7 @@ use crate::plugin::{Limits, Registry, Runtime, RuntimeOptions};
 pub mod bench;
 pub mod calendar;
 pub mod plugins;
+pub mod serve;
 
 /// Command-line options shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
@@ -57,6 +58,8 @@ pub enum Command {
     /// Measure tickstock's own speed (the README's figures).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Run the host: watch the --plugins folder and serve the admin API.
+    Serve(serve::ServeArgs),
 }
 
 impl GlobalOptions {
@@ -104,5 +107,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugins(command) => plugins::run(&cli.global, command),
         Command::Calendar(command) => calendar::run(&cli.global, command),
         Command::Bench(command) => bench::run(&cli.global, command),
+        Command::Serve(args) => serve::run(&cli.global, args),
     }
 }

@@ -91,6 +91,8 @@ pub enum LoadError {
     KindMismatch { origin: String, declared: String, world: &'static str },
     #[error("{origin}: bad identity: {reason}")]
     BadIdentity { origin: String, reason: String },
+    #[error("{origin}: refused before going live ({plugin}): {reason}")]
+    Refused { origin: String, plugin: String, reason: String },
     #[error("{origin}: refused by the load gate: {source}")]
     Gate {
         origin: String,

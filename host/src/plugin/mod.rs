@@ -23,4 +23,4 @@ pub mod sandbox;
 pub use error::{CallError, CallFailure, LoadError};
 pub use load::{Generation, Identity, PluginKind, PluginSource};
 pub use registry::{PluginEntry, Registry};
-pub use runtime::{Limits, Runtime, RuntimeOptions};
+pub use runtime::{CallObserver, CallRecord, Limits, Runtime, RuntimeOptions};

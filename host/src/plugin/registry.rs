@@ -93,9 +93,23 @@ impl Registry {
     /// Loads a plugin file and, if it passes every check, publishes it as the next
     /// generation of its (kind, name).
     pub fn load_file(&self, path: &Path) -> Result<Arc<Generation>, LoadError> {
+        self.load_file_with(path, |_candidate, _current| Ok(()))
+    }
+
+    /// `load_file` with a last check of the caller's: `before_publish` sees the candidate
+    /// (gated, its calendar built) and the generation it would replace, under the install
+    /// lock, and may refuse it with a reason (`LoadError::Refused`, recorded like any other
+    /// failure). The folder watcher uses it to check sha256 pins against the very bytes
+    /// loaded and to log a calendar's changes before they go live.
+    pub fn load_file_with(
+        &self,
+        path: &Path,
+        before_publish: impl FnOnce(&Generation, Option<&Generation>) -> Result<(), String>,
+    ) -> Result<Arc<Generation>, LoadError> {
         let origin = path.display().to_string();
-        let outcome = load::read_plugin_file(path)
-            .and_then(|bytes| self.install_bytes(&bytes, PluginSource::File(path.to_path_buf())));
+        let outcome = load::read_plugin_file(path).and_then(|bytes| {
+            self.install_bytes_with(&bytes, PluginSource::File(path.to_path_buf()), before_publish)
+        });
         self.record(&origin, &outcome);
         outcome
     }
@@ -224,6 +238,16 @@ impl Registry {
 
     /// Prepares, gates and publishes. Used for built-ins and files alike.
     pub fn install_bytes(&self, bytes: &[u8], source: PluginSource) -> Result<Arc<Generation>, LoadError> {
+        self.install_bytes_with(bytes, source, |_candidate, _current| Ok(()))
+    }
+
+    /// `install_bytes` with the caller's `before_publish` check (see `load_file_with`).
+    pub fn install_bytes_with(
+        &self,
+        bytes: &[u8],
+        source: PluginSource,
+        before_publish: impl FnOnce(&Generation, Option<&Generation>) -> Result<(), String>,
+    ) -> Result<Arc<Generation>, LoadError> {
         let candidate = load::prepare(&self.runtime, bytes, source.clone())?;
         let _install = self.install_lock.lock().unwrap_or_else(|poison| poison.into_inner());
         let slot = self.slot(candidate.kind(), candidate.name());
@@ -232,6 +256,12 @@ impl Registry {
             *slot.builtin.lock().unwrap_or_else(|poison| poison.into_inner()) = builtin;
         }
         let candidate = self.gate(candidate, &slot)?;
+        let current = slot.current.load_full();
+        before_publish(&candidate, current.as_deref()).map_err(|reason| LoadError::Refused {
+            origin: candidate.source.to_string(),
+            plugin: format!("{}/{}", candidate.kind(), candidate.name()),
+            reason,
+        })?;
         Ok(self.publish(&slot, candidate))
     }
 
@@ -309,21 +339,21 @@ impl Registry {
 
 /// The plugin a failed load said it was, when the failure came after `describe`.
 fn claimed_identity(error: &LoadError) -> Option<(PluginKind, String)> {
-    match error {
-        LoadError::Gate { source, .. } => {
-            let (kind, name) = source.plugin.split_once('/')?;
-            let kind = [PluginKind::Calendar, PluginKind::BatchPolicy, PluginKind::RefreshProfile]
-                .into_iter()
-                .find(|k| k.as_str() == kind)?;
-            Some((kind, name.to_string()))
-        }
-        _ => None,
-    }
+    let plugin = match error {
+        LoadError::Gate { source, .. } => &source.plugin,
+        LoadError::Refused { plugin, .. } => plugin,
+        _ => return None,
+    };
+    let (kind, name) = plugin.split_once('/')?;
+    let kind = [PluginKind::Calendar, PluginKind::BatchPolicy, PluginKind::RefreshProfile]
+        .into_iter()
+        .find(|k| k.as_str() == kind)?;
+    Some((kind, name.to_string()))
 }
 
 /// A small request every policy must plan correctly before it goes live: three symbols,
 /// one of them with two gaps.
-fn sample_plan_request() -> PlanRequest {
+pub fn sample_plan_request() -> PlanRequest {
     let date = |month, day| NaiveDate::from_ymd_opt(2024, month, day).expect("valid sample date");
     let gap = |symbol: &str, start, end, sessions| Gap {
         symbol: symbol.to_string(),

@@ -2,7 +2,7 @@
 //! the epoch ticker that enforces call deadlines, and the per-call limits.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
 
 use super::artifact_cache::ArtifactCache;
+use super::error::CallFailure;
 use super::sandbox::CallState;
 
 /// How often the epoch advances. A deadline fires between `deadline - TICK` and
@@ -42,12 +43,32 @@ pub struct RuntimeOptions {
     pub cache_dir: Option<PathBuf>,
 }
 
+/// One finished plugin call, as a call observer sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct CallRecord<'a> {
+    /// `kind/name`, or the origin of a plugin not yet described.
+    pub plugin: &'a str,
+    /// 0 for a candidate that has not gone live.
+    pub generation: u64,
+    pub function: &'static str,
+    /// None when the call succeeded.
+    pub failure: Option<&'a CallFailure>,
+    pub elapsed: Duration,
+}
+
+/// Called after every sandboxed call (metrics count calls, errors and limit hits with
+/// it). It runs on the calling thread, so it must be cheap and must not call plugins.
+pub type CallObserver = Box<dyn Fn(&CallRecord<'_>) + Send + Sync>;
+
 /// Engine, linker, limits and artifact cache, shared by every plugin of the process.
 pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<CallState>,
     pub(crate) limits: Limits,
     pub(crate) cache: Option<ArtifactCache>,
+    /// Set at most once (a `OnceLock`, not a `Mutex<Option<..>>`): a call reads it with
+    /// one atomic load and takes no lock.
+    pub(crate) call_observer: OnceLock<CallObserver>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -68,11 +89,24 @@ impl Runtime {
         let cache = options.cache_dir.map(|dir| ArtifactCache::new(dir, &engine));
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(&engine, ticker_stop.clone());
-        Ok(Arc::new(Runtime { engine, linker, limits: options.limits, cache, ticker_stop }))
+        Ok(Arc::new(Runtime {
+            engine,
+            linker,
+            limits: options.limits,
+            cache,
+            call_observer: OnceLock::new(),
+            ticker_stop,
+        }))
     }
 
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// Installs the observer every later call reports to. There is one per runtime; a
+    /// second observer is handed back unused.
+    pub fn observe_calls(&self, observer: CallObserver) -> Result<(), CallObserver> {
+        self.call_observer.set(observer)
     }
 
     /// Epoch ticks a call may run before it is interrupted.

@@ -13,7 +13,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::error::{CallError, CallFailure};
-use super::runtime::Runtime;
+use super::runtime::{CallRecord, Runtime};
 
 /// The data of one call's store.
 pub struct CallState {
@@ -121,7 +121,7 @@ pub fn call<R>(
     forward_output(target, "stdout", &stdout);
     forward_output(target, "stderr", &stderr);
 
-    outcome.map_err(|error| {
+    let outcome = outcome.map_err(|error| {
         let failure = if store.data().limiter.hit {
             CallFailure::MemoryLimit { cap_bytes: limits.memory_bytes }
         } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
@@ -141,7 +141,17 @@ pub fn call<R>(
             "plugin call failed: {failure}"
         );
         target.error(failure)
-    })
+    });
+    if let Some(observer) = runtime.call_observer.get() {
+        observer(&CallRecord {
+            plugin: target.plugin,
+            generation: target.generation,
+            function: target.function,
+            failure: outcome.as_ref().err().map(|error| &error.failure),
+            elapsed,
+        });
+    }
+    outcome
 }
 
 /// A one-line description of a trap: the trap code when there is one (not wasmtime's
