@@ -4,6 +4,12 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // Rust ignores SIGPIPE, so a closed pipe (`tickstock plugins list | head -1`) would
+    // make the next print panic. A command-line tool should just stop, as cat and grep do.
+    // SAFETY: setting a signal disposition to SIG_DFL before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TICKSTOCK_LOG").unwrap_or_else(|_| "warn".into()),

@@ -65,6 +65,13 @@ impl WeightedFair {
         Some(self.tiers[chosen].tier)
     }
 
+    /// Counts a job of `tier` that arrived without a pick (a blocking read across tiers).
+    pub fn charge(&mut self, tier: Tier) {
+        if let Some(slot) = self.tiers.iter_mut().find(|slot| slot.tier == tier) {
+            slot.running += 1;
+        }
+    }
+
     /// A job picked for `tier` turned out not to exist (the queue was empty after all):
     /// undo the running count, keep the credit change (harmless, and simpler).
     pub fn cancel(&mut self, tier: Tier) {

@@ -1,0 +1,522 @@
+//! `tickstock load`, `tickstock plan`, `tickstock worker` and `tickstock jobs`: the load
+//! engine from the command line.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use chrono::{Datelike, NaiveDate, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+use tokio::sync::watch;
+
+use super::GlobalOptions;
+use crate::load::{LoadRequest, ProgressStyle, RunOptions};
+use crate::plan::{Listing, PlanLimits, Tier, Timeframe};
+use crate::plugin::Registry;
+use crate::provider::{self, Provider};
+use crate::queue::{JobQueue, Queue, QueueOptions};
+use crate::store::Store;
+use crate::worker::{Throttle, WorkerCounters, WorkerOptions};
+
+/// What to load: shared by `load` and `plan`.
+#[derive(Debug, Clone, Args)]
+pub struct RequestArgs {
+    /// Exchange (MIC) of symbols given without one.
+    #[arg(long, default_value = "XNYS")]
+    pub exchange: String,
+
+    /// A count (N generated symbols SYN0001.., for synthetic data), a list (AAPL,MSFT), or
+    /// @file with one `SYMBOL` or `SYMBOL,MIC` per line (# comments allowed).
+    #[arg(long, default_value = "100")]
+    pub symbols: String,
+
+    /// First exchange-local date, YYYY-MM-DD [default: --years before --to].
+    #[arg(long)]
+    pub from: Option<String>,
+
+    /// Last exchange-local date, YYYY-MM-DD [default: yesterday, UTC].
+    #[arg(long)]
+    pub to: Option<String>,
+
+    /// Years back from --to, when --from is not given.
+    #[arg(long, default_value_t = 1)]
+    pub years: u32,
+
+    /// Bar timeframe: 1d or 1m.
+    #[arg(long, default_value = "1d")]
+    pub timeframe: String,
+
+    /// Dispatch tier of the jobs.
+    #[arg(long, value_enum, default_value_t = Tier::Normal)]
+    pub tier: Tier,
+
+    /// Batch policy plugin that cuts the gaps into jobs (`tickstock plugins list`).
+    #[arg(long, default_value = "fixed")]
+    pub policy: String,
+
+    /// Most symbols in one job.
+    #[arg(long, default_value_t = PlanLimits::default().max_symbols_per_job)]
+    pub max_symbols_per_job: u32,
+
+    /// Store: a SQLite file path or a postgres:// URL [default: ./tickstock.db].
+    #[arg(long, env = "TICKSTOCK_DB")]
+    pub db: Option<String>,
+}
+
+/// Where bars come from and how the workers run: shared by `load` and `worker`.
+#[derive(Debug, Clone, Args)]
+pub struct WorkArgs {
+    /// Bar source: synthetic (generated, not market data), csv:<dir>, or http.
+    #[arg(long, default_value = "synthetic", env = "TICKSTOCK_PROVIDER")]
+    pub provider: String,
+
+    /// Adds this delay to every provider request (drills and benchmarks).
+    #[arg(long, default_value_t = 0)]
+    pub simulate_latency_ms: u64,
+
+    /// Jobs running at once in this process.
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+
+    /// Per-tier concurrency caps, e.g. `low=1,normal=2`.
+    #[arg(long, value_delimiter = ',')]
+    pub tier_cap: Vec<String>,
+
+    /// While an exchange is open, run at most this many of its jobs at once.
+    #[arg(long)]
+    pub max_jobs_while_open: Option<usize>,
+
+    /// Hold every job until its exchanges are closed.
+    #[arg(long)]
+    pub when_closed: bool,
+
+    /// Estimated MiB of bars the running jobs may hold before dequeuing pauses.
+    #[arg(long, default_value_t = 512)]
+    pub memory_budget_mib: u64,
+
+    /// Consecutive transient provider failures that open the circuit breaker.
+    #[arg(long, default_value_t = 5)]
+    pub breaker_threshold: u32,
+
+    /// Seconds the circuit stays open before a probe.
+    #[arg(long, default_value_t = 10)]
+    pub breaker_cooldown_secs: u64,
+}
+
+/// Which queue, and its tunables.
+#[derive(Debug, Clone, Args)]
+pub struct QueueArgs {
+    /// Queue: redis://host:port for Redis Streams [default: in-process].
+    #[arg(long, env = "TICKSTOCK_QUEUE")]
+    pub queue: Option<String>,
+
+    /// Seconds a delivered job may go silent before another worker reclaims it.
+    #[arg(long, default_value_t = 30)]
+    pub claim_idle_secs: u64,
+
+    /// Deliveries after which a failing job is dead-lettered.
+    #[arg(long, default_value_t = 5)]
+    pub max_deliveries: u32,
+
+    /// Most jobs queued or in flight; submitting waits beyond it (backpressure).
+    #[arg(long, default_value_t = 50_000)]
+    pub max_pending: u64,
+
+    /// Prefix of the Redis keys.
+    #[arg(long, default_value = "tickstock:")]
+    pub queue_prefix: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub request: RequestArgs,
+    #[command(flatten)]
+    pub work: WorkArgs,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    /// Only enqueue the jobs (for `tickstock worker` processes to do).
+    #[arg(long)]
+    pub submit_only: bool,
+    /// Summary format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub report: ReportFormat,
+    /// Plain progress lines instead of a bar, or none.
+    #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+    pub progress: ProgressArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressArg {
+    Auto,
+    Lines,
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub request: RequestArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub work: WorkArgs,
+    #[command(flatten)]
+    pub queue: QueueArgs,
+    /// Store: a SQLite file path or a postgres:// URL [default: ./tickstock.db].
+    #[arg(long, env = "TICKSTOCK_DB")]
+    pub db: Option<String>,
+    /// Exit once the queue has nothing queued or in flight, instead of waiting for more.
+    #[arg(long)]
+    pub exit_when_idle: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Jobs queued, in flight and dead, per tier.
+    Status {
+        #[command(flatten)]
+        queue: QueueArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The dead letters, with the reason each died.
+    Dead {
+        #[command(flatten)]
+        queue: QueueArgs,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue every dead letter again with a fresh delivery budget.
+    RetryDead {
+        #[command(flatten)]
+        queue: QueueArgs,
+    },
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+fn parse_date(text: &str, flag: &str) -> anyhow::Result<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").with_context(|| format!("{flag} {text:?} is not a date of the form YYYY-MM-DD"))
+}
+
+impl RequestArgs {
+    /// The load request these flags describe.
+    pub fn to_request(&self) -> anyhow::Result<LoadRequest> {
+        let timeframe: Timeframe = self.timeframe.parse()?;
+        let to = match &self.to {
+            Some(text) => parse_date(text, "--to")?,
+            None => Utc::now().date_naive().pred_opt().expect("not the first day of time"),
+        };
+        let from = match &self.from {
+            Some(text) => parse_date(text, "--from")?,
+            None => {
+                let years = i32::try_from(self.years.max(1)).context("--years is too large")?;
+                let back = to.with_year(to.year() - years).unwrap_or_else(|| to - chrono::Duration::days(365 * i64::from(years)));
+                back.succ_opt().unwrap_or(back)
+            }
+        };
+        if from > to {
+            bail!("--from {from} is after --to {to}");
+        }
+        let listings = parse_symbols(&self.symbols, &self.exchange.to_ascii_uppercase())?;
+        Ok(LoadRequest {
+            listings,
+            from,
+            to,
+            timeframe,
+            tier: self.tier,
+            policy: self.policy.clone(),
+            limits: PlanLimits { max_symbols_per_job: self.max_symbols_per_job.max(1), ..PlanLimits::default() },
+            stats: None,
+        })
+    }
+
+    pub fn db_location(&self) -> String {
+        self.db.clone().unwrap_or_else(crate::store::default_location)
+    }
+}
+
+/// `N`, `A,B,C` or `@file` into listings.
+pub fn parse_symbols(text: &str, default_exchange: &str) -> anyhow::Result<Vec<Listing>> {
+    let listing = |symbol: &str, exchange: &str| Listing { symbol: symbol.trim().to_ascii_uppercase(), exchange: exchange.trim().to_ascii_uppercase() };
+    if let Some(path) = text.strip_prefix('@') {
+        let contents = std::fs::read_to_string(Path::new(path)).with_context(|| format!("reading the symbol file {path}"))?;
+        let mut listings = Vec::new();
+        for (number, line) in contents.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or_default().trim();
+            if line.is_empty() {
+                continue;
+            }
+            let mut fields = line.split(',');
+            let symbol = fields.next().unwrap_or_default().trim();
+            let exchange = fields.next().map(str::trim).filter(|e| !e.is_empty()).unwrap_or(default_exchange);
+            if symbol.is_empty() || fields.next().is_some() || !symbol.chars().all(|c| c.is_ascii_alphanumeric() || ".-_^".contains(c)) {
+                bail!("{path}, line {}: expected `SYMBOL` or `SYMBOL,MIC`, got {line:?}", number + 1);
+            }
+            listings.push(listing(symbol, exchange));
+        }
+        if listings.is_empty() {
+            bail!("the symbol file {path} lists no symbols");
+        }
+        return Ok(listings);
+    }
+    if let Ok(count) = text.trim().parse::<usize>() {
+        if count == 0 {
+            bail!("--symbols 0: nothing to load");
+        }
+        return Ok((1..=count).map(|i| listing(&format!("SYN{i:04}"), default_exchange)).collect());
+    }
+    let listings: Vec<Listing> = text.split(',').filter(|s| !s.trim().is_empty()).map(|s| listing(s, default_exchange)).collect();
+    if listings.is_empty() {
+        bail!("--symbols {text:?} names no symbol");
+    }
+    Ok(listings)
+}
+
+impl WorkArgs {
+    pub fn provider(&self) -> anyhow::Result<Arc<dyn Provider>> {
+        let inner: Arc<dyn Provider> = Arc::from(provider::from_spec(&self.provider, None)?);
+        Ok(if self.simulate_latency_ms > 0 {
+            Arc::new(provider::latency::WithLatency { inner, latency: Duration::from_millis(self.simulate_latency_ms) })
+        } else {
+            inner
+        })
+    }
+
+    pub fn worker_options(&self, exit_when_idle: bool, claim_idle: Duration) -> anyhow::Result<WorkerOptions> {
+        let mut options = WorkerOptions {
+            workers: self.workers.max(1),
+            memory_budget_bytes: self.memory_budget_mib.max(1) * 1024 * 1024,
+            breaker_threshold: self.breaker_threshold,
+            breaker_cooldown: Duration::from_secs(self.breaker_cooldown_secs),
+            throttle: Throttle { max_jobs_while_open: self.max_jobs_while_open, only_when_closed: self.when_closed },
+            exit_when_idle,
+            keep_alive_every: (claim_idle / 3).max(Duration::from_millis(100)),
+            ..WorkerOptions::default()
+        };
+        for cap in &self.tier_cap {
+            let (tier, limit) = cap.split_once('=').with_context(|| format!("--tier-cap {cap:?}: expected TIER=N, e.g. low=1"))?;
+            let tier = Tier::from_str(tier.trim(), true).map_err(|_| anyhow::anyhow!("--tier-cap {cap:?}: unknown tier {tier:?}"))?;
+            let limit: usize = limit.trim().parse().with_context(|| format!("--tier-cap {cap:?}: {limit:?} is not a number"))?;
+            options.tier_caps.insert(tier, limit);
+        }
+        Ok(options)
+    }
+}
+
+impl QueueArgs {
+    pub fn options(&self) -> QueueOptions {
+        QueueOptions {
+            key_prefix: self.queue_prefix.clone(),
+            claim_idle: Duration::from_secs(self.claim_idle_secs.max(1)),
+            max_deliveries: self.max_deliveries.max(1),
+            max_backlog: self.max_pending.max(1),
+            consumer_name: None,
+        }
+    }
+
+    pub async fn open(&self) -> anyhow::Result<Queue> {
+        Queue::open(self.queue.as_deref(), self.options()).await.context("opening the queue")
+    }
+}
+
+/// Ctrl-C (or SIGTERM) once: stop taking jobs, finish those in flight. Twice: exit now.
+fn spawn_signal_handler() -> watch::Receiver<bool> {
+    let (sender, receiver) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async {
+            match terminate.as_mut() {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminated => {}
+        }
+        eprintln!("stopping: finishing the jobs in flight (Ctrl-C again to abort now)");
+        let _ = sender.send(true);
+        let _ = tokio::signal::ctrl_c().await;
+        std::process::exit(130);
+    });
+    receiver
+}
+
+async fn open_store(location: &str) -> anyhow::Result<Store> {
+    Store::open(location).await.with_context(|| format!("opening the store {location}"))
+}
+
+pub fn load(options: &GlobalOptions, args: LoadArgs) -> anyhow::Result<()> {
+    let request = args.request.to_request()?;
+    let registry = super::open_registry(options)?;
+    let runtime = runtime()?;
+    let report = runtime.block_on(async {
+        let shutdown = spawn_signal_handler();
+        let store = open_store(&args.request.db_location()).await?;
+        let queue = args.queue.open().await?;
+        let claim_idle = Duration::from_secs(args.queue.claim_idle_secs.max(1));
+        let run_options = RunOptions {
+            workers: args.work.worker_options(true, claim_idle)?,
+            progress: match args.progress {
+                ProgressArg::Auto => ProgressStyle::Auto,
+                ProgressArg::Lines => ProgressStyle::Lines,
+                ProgressArg::None => ProgressStyle::Quiet,
+            },
+            submit_only: args.submit_only,
+        };
+        let report =
+            crate::load::run(registry, store.clone(), args.work.provider()?, queue, &request, run_options, shutdown).await;
+        store.close().await;
+        anyhow::Ok(report?)
+    })?;
+    match args.report {
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        ReportFormat::Text => print!("{}", report.to_text()),
+    }
+    if report.jobs_dead > 0 && !args.submit_only {
+        bail!("{} of {} jobs failed permanently (see `tickstock jobs dead`)", report.jobs_dead, report.plan.jobs);
+    }
+    if report.interrupted {
+        std::process::exit(130);
+    }
+    Ok(())
+}
+
+pub fn plan(options: &GlobalOptions, args: PlanArgs) -> anyhow::Result<()> {
+    let request = args.request.to_request()?;
+    let registry: Arc<Registry> = super::open_registry(options)?;
+    let runtime = runtime()?;
+    let plan = runtime.block_on(async {
+        let store = open_store(&args.request.db_location()).await?;
+        let plan = crate::load::plan_load(&registry, &store, &request).await;
+        store.close().await;
+        anyhow::Ok(plan?)
+    })?;
+    let summary = &plan.summary;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(summary)?);
+        return Ok(());
+    }
+    println!(
+        "plan (dry run) under policy {} v{} (generation {}): {} symbols on {} from {} to {} ({})",
+        summary.policy,
+        summary.policy_version,
+        summary.policy_generation,
+        summary.symbols,
+        summary.exchanges.join(","),
+        summary.from,
+        summary.to,
+        summary.timeframe
+    );
+    println!(
+        "sessions expected {}, missing {} in {} gaps; {} jobs, {} expected rows, {} provider calls",
+        summary.sessions_expected, summary.sessions_missing, summary.gaps, summary.jobs, summary.expected_rows, summary.provider_calls
+    );
+    let rows: Vec<[String; 5]> = summary
+        .tiers
+        .iter()
+        .map(|tier| [tier.tier.as_str().to_string(), tier.jobs.to_string(), tier.symbols.to_string(), tier.sessions.to_string(), tier.expected_rows.to_string()])
+        .collect();
+    super::plugins::print_table(&["TIER", "JOBS", "SYMBOLS", "SESSIONS", "EXPECTED_ROWS"], &rows);
+    Ok(())
+}
+
+pub fn worker(options: &GlobalOptions, args: WorkerArgs) -> anyhow::Result<()> {
+    let registry = super::open_registry(options)?;
+    let runtime = runtime()?;
+    let summary = runtime.block_on(async {
+        let shutdown = spawn_signal_handler();
+        let location = args.db.clone().unwrap_or_else(crate::store::default_location);
+        let store = open_store(&location).await?;
+        let queue = args.queue.open().await?;
+        if matches!(queue, Queue::Memory(_)) {
+            bail!("`tickstock worker` needs a shared queue: give --queue redis://host:port (or TICKSTOCK_QUEUE)");
+        }
+        eprintln!("worker {} on {} -> {}, provider {}", queue.consumer_name(), args.queue.queue.as_deref().unwrap_or_default(), location, args.work.provider);
+        let claim_idle = Duration::from_secs(args.queue.claim_idle_secs.max(1));
+        let context = crate::worker::WorkerContext {
+            registry,
+            store: store.clone(),
+            provider: args.work.provider()?,
+            queue,
+            counters: Arc::new(WorkerCounters::default()),
+        };
+        let (_never, no_more_jobs) = watch::channel(false);
+        let summary =
+            crate::worker::run_workers(context, args.work.worker_options(args.exit_when_idle, claim_idle)?, shutdown, no_more_jobs).await;
+        store.close().await;
+        anyhow::Ok(summary?)
+    })?;
+    println!(
+        "worker stopped: {} jobs done, {} retried, {} dead, {} rows written",
+        summary.jobs_done, summary.jobs_retried, summary.jobs_dead, summary.rows_written
+    );
+    Ok(())
+}
+
+pub fn jobs(command: JobsCommand) -> anyhow::Result<()> {
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        match command {
+            JobsCommand::Status { queue, json } => {
+                let queue = queue.open().await?;
+                let status = queue.status().await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&status)?);
+                } else {
+                    let rows: Vec<[String; 4]> = status
+                        .tiers
+                        .iter()
+                        .map(|depth| [depth.tier.as_str().to_string(), depth.queued.to_string(), depth.in_flight.to_string(), depth.dead.to_string()])
+                        .collect();
+                    super::plugins::print_table(&["TIER", "QUEUED", "IN_FLIGHT", "DEAD"], &rows);
+                    println!("backlog {} of at most {}", status.backlog(), status.max_backlog);
+                }
+            }
+            JobsCommand::Dead { queue, limit, json } => {
+                let queue = queue.open().await?;
+                let dead = queue.list_dead(limit).await?;
+                if json {
+                    let entries: Vec<serde_json::Value> = dead
+                        .iter()
+                        .map(|job| serde_json::json!({"id": job.dead_id, "tier": job.tier, "reason": job.reason, "deliveries": job.deliveries, "consumer": job.consumer, "payload": job.payload}))
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&entries)?);
+                } else if dead.is_empty() {
+                    println!("no dead letters");
+                } else {
+                    for job in &dead {
+                        let gaps = job.job().map(|payload| payload.gaps.iter().map(|gap| format!("{} {}..{}", gap.symbol, gap.start, gap.end)).collect::<Vec<_>>().join("; ")).unwrap_or_else(|error| error.to_string());
+                        println!("{} [{}] after {} deliveries: {}\n    {}", job.dead_id, job.tier.as_str(), job.deliveries, job.reason, gaps);
+                    }
+                }
+            }
+            JobsCommand::RetryDead { queue } => {
+                let queue = queue.open().await?;
+                let count = queue.retry_dead().await?;
+                println!("{count} dead letters queued again");
+            }
+        }
+        anyhow::Ok(())
+    })
+}

@@ -1,0 +1,501 @@
+//! Workers: take jobs from the queue and turn them into bars in the store.
+//!
+//! One dispatcher per process hands jobs to up to `workers` concurrent tasks. It picks
+//! the tier of the next job with `schedule::WeightedFair` (10/5/2/1 under per-tier caps,
+//! so `low` is never starved), holds off while the provider's circuit is open or the jobs
+//! in flight would exceed the memory budget, and keeps a long job alive in the queue so
+//! it is not taken over while it runs.
+//!
+//! A job is: fetch every gap's bars from the provider, write them all in one store
+//! transaction, then ack. Transient failures (provider timeouts, 429/5xx, a busy
+//! database) are nacked after an exponential backoff with jitter, until the queue's
+//! delivery limit dead-letters them; permanent ones (bad data, bad credentials, an
+//! invalid bar) are dead-lettered at once with the reason. Acking only after the commit,
+//! with idempotent upserts, makes a re-delivered job harmless.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde::Serialize;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::plan::{BAR_BYTES_IN_MEMORY, Tier, Timeframe};
+use crate::plugin::Registry;
+use crate::provider::{FetchRequest, Provider, ProviderError};
+use crate::queue::{Delivery, JobQueue, NackOutcome, Queue};
+use crate::schedule::{Backoff, CircuitBreaker, CircuitState, DEFAULT_WEIGHTS, WeightedFair};
+use crate::store::{Store, StoreError};
+
+/// How the workers run.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Jobs running at once in this process.
+    pub workers: usize,
+    /// Most jobs of one tier running at once.
+    pub tier_caps: BTreeMap<Tier, usize>,
+    pub backoff: Backoff,
+    /// Consecutive transient provider failures that open the circuit.
+    pub breaker_threshold: u32,
+    pub breaker_cooldown: Duration,
+    /// Estimated bytes of bars the running jobs may hold; dequeuing pauses above it (one
+    /// job always runs, however large).
+    pub memory_budget_bytes: u64,
+    /// Market-aware throttle.
+    pub throttle: Throttle,
+    /// Stop when the queue has nothing queued or in flight (a one-off load); otherwise run
+    /// until shut down (`tickstock worker`).
+    pub exit_when_idle: bool,
+    /// How often a running job tells the queue it is alive.
+    pub keep_alive_every: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            workers: 4,
+            tier_caps: Tier::ALL.iter().map(|&tier| (tier, usize::MAX)).collect(),
+            backoff: Backoff::default(),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(10),
+            memory_budget_bytes: 512 * 1024 * 1024,
+            throttle: Throttle::default(),
+            exit_when_idle: true,
+            keep_alive_every: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Being kind to a provider while markets trade.
+#[derive(Debug, Clone, Default)]
+pub struct Throttle {
+    /// At most this many jobs per exchange run while that exchange is open.
+    pub max_jobs_while_open: Option<usize>,
+    /// Hold every job until its exchanges are all closed.
+    pub only_when_closed: bool,
+}
+
+/// Counters of one worker process, readable while it runs (progress, metrics, reports).
+#[derive(Debug, Default)]
+pub struct WorkerCounters {
+    pub jobs_done: AtomicU64,
+    pub jobs_retried: AtomicU64,
+    pub jobs_dead: AtomicU64,
+    pub rows_written: AtomicU64,
+    pub bars_fetched: AtomicU64,
+    /// Jobs done per tier, in `Tier::ALL` order.
+    pub done_by_tier: [AtomicU64; 4],
+    /// Sum of job wall times in milliseconds, for mean job duration.
+    pub job_millis: AtomicU64,
+    /// The last reasons jobs were dead-lettered, newest last (bounded).
+    pub dead_reasons: Mutex<Vec<String>>,
+    /// Circuit state, for status displays.
+    pub circuit: Mutex<Option<CircuitState>>,
+}
+
+impl WorkerCounters {
+    pub fn done_in(&self, tier: Tier) -> u64 {
+        self.done_by_tier[tier_index(tier)].load(Ordering::Relaxed)
+    }
+}
+
+fn tier_index(tier: Tier) -> usize {
+    Tier::ALL.iter().position(|&t| t == tier).expect("every tier is in ALL")
+}
+
+/// What a worker run did.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerSummary {
+    pub jobs_done: u64,
+    pub jobs_retried: u64,
+    pub jobs_dead: u64,
+    pub rows_written: u64,
+    pub stopped_by_signal: bool,
+}
+
+/// What the workers need from the rest of tickstock.
+#[derive(Clone)]
+pub struct WorkerContext {
+    pub registry: Arc<Registry>,
+    pub store: Store,
+    pub provider: Arc<dyn Provider>,
+    pub queue: Queue,
+    pub counters: Arc<WorkerCounters>,
+}
+
+/// How a job ended.
+enum JobOutcome {
+    Done { rows: u64 },
+    Transient { error: String, retry_after: Option<Duration>, provider_failure: bool },
+    Permanent { reason: String },
+}
+
+/// Runs the dispatcher until the queue is drained (`exit_when_idle`) or `shutdown` turns
+/// true; then waits for the jobs in flight to finish. `more_jobs_coming` stays true while
+/// someone is still enqueueing, so an empty queue does not end a load too early.
+pub async fn run_workers(
+    context: WorkerContext,
+    options: WorkerOptions,
+    mut shutdown: watch::Receiver<bool>,
+    more_jobs_coming: watch::Receiver<bool>,
+) -> Result<WorkerSummary, crate::queue::QueueError> {
+    let workers = options.workers.max(1);
+    let caps: Vec<(Tier, u32, usize)> = DEFAULT_WEIGHTS
+        .iter()
+        .map(|&(tier, weight)| (tier, weight, *options.tier_caps.get(&tier).unwrap_or(&usize::MAX)))
+        .collect();
+    let mut fair = WeightedFair::new(&caps);
+    let breaker = Arc::new(Mutex::new(CircuitBreaker::new(options.breaker_threshold, options.breaker_cooldown)));
+    let throttle = Arc::new(ExchangeThrottle::new(options.throttle.clone()));
+    let mut running: JoinSet<(Tier, u64, JobOutcome)> = JoinSet::new();
+    let mut bytes_in_flight: u64 = 0;
+    let mut empty_tiers: HashSet<Tier> = HashSet::new();
+    let mut stopped_by_signal = false;
+
+    loop {
+        // Reap finished jobs without waiting.
+        while let Some(finished) = running.try_join_next() {
+            let finished = finished.expect("job tasks do not panic");
+            reap(finished, &mut fair, &mut bytes_in_flight, &breaker);
+            empty_tiers.clear();
+        }
+        if *shutdown.borrow() {
+            stopped_by_signal = true;
+            break;
+        }
+        let at_capacity = running.len() >= workers || (!running.is_empty() && bytes_in_flight >= options.memory_budget_bytes);
+        let circuit = breaker.lock().expect("breaker lock").state(Instant::now());
+        *context.counters.circuit.lock().expect("counters lock") = Some(circuit);
+        let circuit_blocks = match circuit {
+            CircuitState::Closed => false,
+            CircuitState::HalfOpen => !running.is_empty(),
+            CircuitState::Open => true,
+        };
+        if at_capacity || circuit_blocks {
+            let wait = if circuit == CircuitState::Open {
+                breaker.lock().expect("breaker lock").wait(Instant::now()).max(Duration::from_millis(10))
+            } else {
+                Duration::from_secs(1)
+            };
+            if let Some(finished) = wait_for_change(&mut running, &mut shutdown, wait).await {
+                reap(finished, &mut fair, &mut bytes_in_flight, &breaker);
+            }
+            continue;
+        }
+
+        if let Some(tier) = fair.pick(|tier| !empty_tiers.contains(&tier)) {
+            match context.queue.try_dequeue(tier).await? {
+                Some(delivery) => {
+                    let bytes = job_bytes(&delivery);
+                    bytes_in_flight += bytes;
+                    spawn_job(&mut running, context.clone(), options.clone(), throttle.clone(), delivery, bytes);
+                }
+                None => {
+                    fair.cancel(tier);
+                    empty_tiers.insert(tier);
+                }
+            }
+            continue;
+        }
+
+        // Every tier with room is empty right now.
+        if running.is_empty() && options.exit_when_idle && !*more_jobs_coming.borrow() {
+            let status = context.queue.status().await?;
+            if status.backlog() == 0 {
+                break;
+            }
+        }
+        // Wait for new work (a blocking read on the tiers with room), a finished job or
+        // the shutdown signal, whichever comes first.
+        let open_tiers: Vec<Tier> =
+            Tier::ALL.iter().copied().filter(|&tier| fair.running(tier) < *options.tier_caps.get(&tier).unwrap_or(&usize::MAX)).collect();
+        empty_tiers.clear();
+        if open_tiers.is_empty() {
+            if let Some(finished) = wait_for_change(&mut running, &mut shutdown, Duration::from_millis(200)).await {
+                reap(finished, &mut fair, &mut bytes_in_flight, &breaker);
+            }
+            continue;
+        }
+        let poll = if running.is_empty() { Duration::from_millis(250) } else { Duration::from_millis(50) };
+        tokio::select! {
+            delivery = context.queue.dequeue(&open_tiers, poll) => {
+                if let Some(delivery) = delivery? {
+                    fair.charge(delivery.tier);
+                    let bytes = job_bytes(&delivery);
+                    bytes_in_flight += bytes;
+                    spawn_job(&mut running, context.clone(), options.clone(), throttle.clone(), delivery, bytes);
+                }
+            }
+            _ = shutdown.changed() => {}
+        }
+    }
+
+    // Finish what is in flight: its bars are fetched or being written, and the next run
+    // would only redo it.
+    while let Some(finished) = running.join_next().await {
+        let finished = finished.expect("job tasks do not panic");
+        reap(finished, &mut fair, &mut bytes_in_flight, &breaker);
+    }
+    let counters = &context.counters;
+    Ok(WorkerSummary {
+        jobs_done: counters.jobs_done.load(Ordering::Relaxed),
+        jobs_retried: counters.jobs_retried.load(Ordering::Relaxed),
+        jobs_dead: counters.jobs_dead.load(Ordering::Relaxed),
+        rows_written: counters.rows_written.load(Ordering::Relaxed),
+        stopped_by_signal,
+    })
+}
+
+/// Waits until a job finishes (returning it), the shutdown signal changes, or `timeout`
+/// passes.
+async fn wait_for_change(
+    running: &mut JoinSet<(Tier, u64, JobOutcome)>,
+    shutdown: &mut watch::Receiver<bool>,
+    timeout: Duration,
+) -> Option<(Tier, u64, JobOutcome)> {
+    if running.is_empty() {
+        tokio::select! {
+            _ = tokio::time::sleep(timeout) => {}
+            _ = shutdown.changed() => {}
+        }
+        return None;
+    }
+    tokio::select! {
+        finished = running.join_next() => finished.map(|result| result.expect("job tasks do not panic")),
+        _ = tokio::time::sleep(timeout) => None,
+        _ = shutdown.changed() => None,
+    }
+}
+
+/// Books a finished job: frees its tier slot and its memory, feeds the breaker.
+fn reap(
+    (tier, bytes, outcome): (Tier, u64, JobOutcome),
+    fair: &mut WeightedFair,
+    bytes_in_flight: &mut u64,
+    breaker: &Mutex<CircuitBreaker>,
+) {
+    fair.finished(tier);
+    *bytes_in_flight = bytes_in_flight.saturating_sub(bytes);
+    record_outcome(breaker, outcome);
+}
+
+fn record_outcome(breaker: &Mutex<CircuitBreaker>, outcome: JobOutcome) {
+    let mut breaker = breaker.lock().expect("breaker lock");
+    match outcome {
+        JobOutcome::Done { .. } => breaker.record_success(),
+        JobOutcome::Transient { provider_failure: true, .. } => breaker.record_failure(Instant::now()),
+        JobOutcome::Transient { .. } | JobOutcome::Permanent { .. } => {}
+    }
+}
+
+/// Rough bytes of bars a job will hold: its sessions times bars per session.
+fn job_bytes(delivery: &Delivery) -> u64 {
+    let per_session = match delivery.job.timeframe {
+        Timeframe::Daily => 1,
+        Timeframe::Minute => 510,
+    };
+    delivery.job.gaps.iter().map(|gap| u64::from(gap.sessions)).sum::<u64>() * per_session * BAR_BYTES_IN_MEMORY
+}
+
+fn spawn_job(
+    running: &mut JoinSet<(Tier, u64, JobOutcome)>,
+    context: WorkerContext,
+    options: WorkerOptions,
+    throttle: Arc<ExchangeThrottle>,
+    delivery: Delivery,
+    bytes: u64,
+) {
+    let tier = delivery.tier;
+    running.spawn(async move {
+        let started = Instant::now();
+        let outcome = run_job_kept_alive(&context, &options, &throttle, &delivery).await;
+        settle(&context, &options, &delivery, &outcome, started.elapsed()).await;
+        (tier, bytes, outcome)
+    });
+}
+
+/// Runs the job while a ticker keeps its queue entry alive.
+async fn run_job_kept_alive(
+    context: &WorkerContext,
+    options: &WorkerOptions,
+    throttle: &ExchangeThrottle,
+    delivery: &Delivery,
+) -> JobOutcome {
+    let job = run_job(context, throttle, delivery);
+    tokio::pin!(job);
+    let mut ticker = tokio::time::interval(options.keep_alive_every);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            outcome = &mut job => return outcome,
+            _ = ticker.tick() => {
+                if let Err(error) = context.queue.keep_alive(delivery).await {
+                    tracing::warn!(job = %delivery.job.id, %error, "could not extend the job's lease");
+                }
+            }
+        }
+    }
+}
+
+async fn run_job(context: &WorkerContext, throttle: &ExchangeThrottle, delivery: &Delivery) -> JobOutcome {
+    let job = &delivery.job;
+    let _permits = match throttle.admit(&context.registry, job).await {
+        Ok(permits) => permits,
+        Err(reason) => return JobOutcome::Permanent { reason },
+    };
+    let observed_at = Utc::now();
+    let mut bars = Vec::new();
+    for gap in &job.gaps {
+        let Some(calendar) = context.registry.calendar(&gap.exchange) else {
+            return JobOutcome::Permanent { reason: format!("unknown exchange {} for {}", gap.exchange, gap.symbol) };
+        };
+        let (start, end) = (gap.start, gap.end);
+        let sessions = match tokio::task::spawn_blocking(move || calendar.sessions(start, end)).await {
+            Ok(Ok(sessions)) => sessions,
+            Ok(Err(error)) => return JobOutcome::Permanent { reason: error.to_string() },
+            Err(error) => return JobOutcome::Transient { error: error.to_string(), retry_after: None, provider_failure: false },
+        };
+        let request = FetchRequest {
+            symbol: &gap.symbol,
+            exchange: &gap.exchange,
+            timeframe: job.timeframe,
+            sessions: &sessions,
+            observed_at,
+        };
+        match context.provider.fetch(request).await {
+            Ok(fetched) => bars.extend(fetched),
+            Err(error @ ProviderError::Transient(_)) => {
+                return JobOutcome::Transient {
+                    retry_after: error.retry_after(),
+                    error: format!("{} {}: {error}", gap.symbol, gap.exchange),
+                    provider_failure: true,
+                };
+            }
+            Err(error @ ProviderError::Permanent(_)) => {
+                return JobOutcome::Permanent { reason: format!("{} {}: {error}", gap.symbol, gap.exchange) };
+            }
+        }
+    }
+    context.counters.bars_fetched.fetch_add(bars.len() as u64, Ordering::Relaxed);
+    match context.store.write_bars(&bars).await {
+        Ok(summary) => JobOutcome::Done { rows: summary.rows_written },
+        Err(error) if error.is_transient() => {
+            JobOutcome::Transient { error: error.to_string(), retry_after: None, provider_failure: false }
+        }
+        Err(error @ StoreError::InvalidBar { .. }) => JobOutcome::Permanent { reason: error.to_string() },
+        Err(error) => JobOutcome::Permanent { reason: error.to_string() },
+    }
+}
+
+/// Acks, nacks (after a backoff) or dead-letters the job, and counts it.
+async fn settle(context: &WorkerContext, options: &WorkerOptions, delivery: &Delivery, outcome: &JobOutcome, elapsed: Duration) {
+    let counters = &context.counters;
+    match outcome {
+        JobOutcome::Done { rows } => {
+            if let Err(error) = context.queue.ack(delivery).await {
+                // The rows are committed; the job will be re-delivered and rewritten
+                // harmlessly (idempotent upserts).
+                tracing::warn!(job = %delivery.job.id, %error, "committed but could not ack");
+            }
+            counters.jobs_done.fetch_add(1, Ordering::Relaxed);
+            counters.done_by_tier[tier_index(delivery.tier)].fetch_add(1, Ordering::Relaxed);
+            counters.rows_written.fetch_add(*rows, Ordering::Relaxed);
+            counters.job_millis.fetch_add(elapsed.as_millis() as u64, Ordering::Relaxed);
+        }
+        JobOutcome::Transient { error, retry_after, .. } => {
+            let delay = options.backoff.delay(delivery.deliveries, jitter()).max(retry_after.unwrap_or_default());
+            tracing::info!(job = %delivery.job.id, attempt = delivery.deliveries, delay_ms = delay.as_millis() as u64, "transient failure, retrying: {error}");
+            tokio::time::sleep(delay).await;
+            match context.queue.nack(delivery, error).await {
+                Ok(NackOutcome::Requeued) => {
+                    counters.jobs_retried.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(NackOutcome::DeadLettered) => note_dead(counters, format!("{} (after {} deliveries)", error, delivery.deliveries)),
+                Ok(NackOutcome::NotInFlight) => {}
+                Err(queue_error) => tracing::warn!(job = %delivery.job.id, %queue_error, "could not nack; the job will be reclaimed"),
+            }
+        }
+        JobOutcome::Permanent { reason } => {
+            tracing::warn!(job = %delivery.job.id, "permanent failure, dead-lettered: {reason}");
+            match context.queue.dead_letter(delivery, reason).await {
+                Ok(()) => note_dead(counters, reason.clone()),
+                Err(queue_error) => tracing::warn!(job = %delivery.job.id, %queue_error, "could not dead-letter; the job will be reclaimed"),
+            }
+        }
+    }
+}
+
+fn note_dead(counters: &WorkerCounters, reason: String) {
+    counters.jobs_dead.fetch_add(1, Ordering::Relaxed);
+    let mut reasons = counters.dead_reasons.lock().expect("counters lock");
+    if reasons.len() >= 100 {
+        reasons.remove(0);
+    }
+    reasons.push(reason);
+}
+
+/// A number in [0, 1) that differs between calls and processes: enough for jitter.
+fn jitter() -> f64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut state = (std::process::id() as u64) << 32
+        ^ COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+        ^ Utc::now().timestamp_subsec_nanos() as u64;
+    state ^= state >> 33;
+    state = state.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    state ^= state >> 33;
+    (state >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The market-aware throttle: per-exchange semaphores applied while the exchange trades,
+/// or holding jobs until their exchanges close.
+struct ExchangeThrottle {
+    options: Throttle,
+    open_limits: Mutex<BTreeMap<String, Arc<Semaphore>>>,
+}
+
+impl ExchangeThrottle {
+    fn new(options: Throttle) -> ExchangeThrottle {
+        ExchangeThrottle { options, open_limits: Mutex::new(BTreeMap::new()) }
+    }
+
+    /// Waits until the job may run; the permits it returns are held for the job's life.
+    async fn admit(&self, registry: &Registry, job: &crate::queue::JobPayload) -> Result<Vec<tokio::sync::OwnedSemaphorePermit>, String> {
+        let mut exchanges: Vec<&str> = job.gaps.iter().map(|gap| gap.exchange.as_str()).collect();
+        exchanges.sort_unstable();
+        exchanges.dedup();
+        let mut permits = Vec::new();
+        for mic in exchanges {
+            let Some(calendar) = registry.calendar(mic) else { continue };
+            if self.options.only_when_closed {
+                loop {
+                    let now = Utc::now();
+                    match calendar.is_open(now) {
+                        Ok(false) | Err(_) => break,
+                        Ok(true) => {
+                            let close = calendar.next_close(now).map_err(|error| error.to_string())?;
+                            let wait = (close - now).to_std().unwrap_or_default();
+                            tracing::info!(exchange = mic, wait_s = wait.as_secs(), "holding the job until the exchange closes");
+                            tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
+                        }
+                    }
+                }
+            }
+            if let Some(limit) = self.options.max_jobs_while_open
+                && calendar.is_open(Utc::now()).unwrap_or(false)
+            {
+                let semaphore = self
+                    .open_limits
+                    .lock()
+                    .expect("throttle lock")
+                    .entry(mic.to_string())
+                    .or_insert_with(|| Arc::new(Semaphore::new(limit.max(1))))
+                    .clone();
+                permits.push(semaphore.acquire_owned().await.map_err(|error| error.to_string())?);
+            }
+        }
+        Ok(permits)
+    }
+}
