@@ -12,6 +12,7 @@ pub mod gaps;
 pub mod metrics;
 pub mod plan;
 pub mod plugin;
+pub mod provider;
 pub mod queue;
 pub mod schedule;
 pub mod server;

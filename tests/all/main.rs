@@ -6,5 +6,6 @@ mod calendar_facts;
 mod support;
 mod plugin_runtime;
 mod store;
+mod providers;
 mod plugins_cli;
 mod policies;

@@ -21,6 +21,7 @@
 //! The two backends sit behind one enum rather than a trait object: there are exactly two,
 //! the SQL differs in every method anyway, and an enum keeps `Store` `Clone` and cheap.
 
+pub mod bench;
 mod migrations;
 mod postgres;
 mod sqlite;

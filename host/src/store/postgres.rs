@@ -145,6 +145,50 @@ impl PostgresStore {
             .map(|row| (row.get::<String, _>(0), BarStamp { start: row.get(1), written_at: row.get(2) }))
             .collect())
     }
+
+    /// The benchmark's anchor: the same rows by one `COPY FROM STDIN` (text format) into a
+    /// table of the same shape, in one transaction.
+    pub(super) async fn raw_bulk_copy(&self, jobs: &[Vec<Bar>]) -> Result<(), StoreError> {
+        use std::fmt::Write;
+        let database = |operation| move |source| StoreError::Database { operation, source };
+        let table =
+            include_str!("../../migrations/postgres/0001_bars.sql").replace("CREATE TABLE bars", "CREATE TABLE bench_raw_bars");
+        sqlx::raw_sql(&table).execute(&self.pool).await.map_err(database("creating the benchmark table"))?;
+        let mut connection = self.pool.acquire().await.map_err(database("acquiring a connection"))?;
+        let mut copy = connection
+            .copy_in_raw(
+                "COPY bench_raw_bars (symbol, exchange, timeframe, bar_start, open, high, low, close, volume, written_at) FROM STDIN",
+            )
+            .await
+            .map_err(database("starting COPY"))?;
+        let mut buffer = String::with_capacity(1 << 20);
+        for bar in jobs.iter().flatten() {
+            // `{:?}` on f64 prints the shortest text that reads back to the same value.
+            let _ = writeln!(
+                buffer,
+                "{}\t{}\t{}\t{}\t{:?}\t{:?}\t{:?}\t{:?}\t{}\t{}",
+                bar.symbol,
+                bar.exchange,
+                bar.timeframe.as_str(),
+                bar.start.to_rfc3339(),
+                bar.open,
+                bar.high,
+                bar.low,
+                bar.close,
+                bar.volume,
+                bar.written_at.to_rfc3339()
+            );
+            if buffer.len() >= 1 << 20 {
+                copy.send(buffer.as_bytes()).await.map_err(database("sending COPY data"))?;
+                buffer.clear();
+            }
+        }
+        if !buffer.is_empty() {
+            copy.send(buffer.as_bytes()).await.map_err(database("sending COPY data"))?;
+        }
+        copy.finish().await.map_err(database("finishing COPY"))?;
+        Ok(())
+    }
 }
 
 /// `CREATE SCHEMA IF NOT EXISTS` on a connection of its own (the pool's connections

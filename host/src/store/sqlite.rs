@@ -169,6 +169,49 @@ impl SqliteStore {
             })
             .collect()
     }
+
+    /// The benchmark's anchor: the same rows by plain multi-row `INSERT` (no conflict
+    /// handling, no validation) in one transaction, into a table of the same shape.
+    pub(super) async fn raw_bulk_insert(&self, jobs: &[Vec<Bar>]) -> Result<(), StoreError> {
+        let database = |operation| move |source| StoreError::Database { operation, source };
+        let table = include_str!("../../migrations/sqlite/0001_bars.sql").replace("CREATE TABLE bars", "CREATE TABLE bench_raw_bars");
+        sqlx::raw_sql(&table).execute(&self.pool).await.map_err(database("creating the benchmark table"))?;
+        let statement = |rows: usize| {
+            let mut text = upsert_statement(rows);
+            text.truncate(text.find(" ON CONFLICT").expect("the upsert has a conflict clause"));
+            text.replacen("INSERT INTO bars", "INSERT INTO bench_raw_bars", 1)
+        };
+        let full_chunk = statement(ROWS_PER_STATEMENT);
+        let mut transaction = self.pool.begin().await.map_err(database("beginning a write"))?;
+        for job in jobs {
+            for chunk in job.chunks(ROWS_PER_STATEMENT) {
+                let remainder_text;
+                let statement_text: &str = if chunk.len() == ROWS_PER_STATEMENT {
+                    &full_chunk
+                } else {
+                    remainder_text = statement(chunk.len());
+                    &remainder_text
+                };
+                let mut query = sqlx::query(statement_text);
+                for bar in chunk {
+                    query = query
+                        .bind(bar.symbol.as_str())
+                        .bind(bar.exchange.as_str())
+                        .bind(bar.timeframe.as_str())
+                        .bind(bar.start.timestamp())
+                        .bind(bar.open)
+                        .bind(bar.high)
+                        .bind(bar.low)
+                        .bind(bar.close)
+                        .bind(bar.volume)
+                        .bind(bar.written_at.timestamp());
+                }
+                query.execute(&mut *transaction).await.map_err(database("bulk inserting benchmark rows"))?;
+            }
+        }
+        transaction.commit().await.map_err(database("committing benchmark rows"))?;
+        Ok(())
+    }
 }
 
 fn upsert_statement(rows: usize) -> String {
