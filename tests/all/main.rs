@@ -9,3 +9,4 @@ mod store;
 mod providers;
 mod plugins_cli;
 mod policies;
+mod queue;

@@ -187,8 +187,12 @@ impl StashedEntry {
     }
 }
 
+/// The stream or its group is gone (a purge, or a Redis restart without persistence):
+/// the caller creates the groups again. In a pipeline's error the code is only found
+/// among the per-command server errors.
 fn is_missing_group(error: &RedisError) -> bool {
     error.code() == Some("NOGROUP")
+        || error.clone().into_server_errors().is_some_and(|errors| errors.iter().any(|(_, error)| error.code() == "NOGROUP"))
 }
 
 impl RedisQueue {
