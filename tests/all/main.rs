@@ -10,3 +10,4 @@ mod providers;
 mod plugins_cli;
 mod policies;
 mod queue;
+mod serve;

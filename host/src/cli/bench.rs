@@ -35,6 +35,9 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Job queue: single submit latency p50/p99 and bulk submit jobs/s, in-process and
+    /// (with `--queue [redis://...]`) Redis, beside `redis-benchmark` XADD on the same server.
+    Queue(super::bench_queue::QueueBenchArgs),
 }
 
 pub fn run(options: &GlobalOptions, command: BenchCommand) -> anyhow::Result<()> {
@@ -53,6 +56,7 @@ pub fn run(options: &GlobalOptions, command: BenchCommand) -> anyhow::Result<()>
             }
             Ok(())
         }
+        BenchCommand::Queue(args) => super::bench_queue::run(args),
     }
 }
 

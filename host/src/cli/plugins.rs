@@ -22,12 +22,33 @@ pub enum PluginsCommand {
         /// The component file (*.wasm).
         file: PathBuf,
     },
+    /// What changes in behaviour between two versions of a plugin: special days over a
+    /// year range for calendars, the plan of a sample request for batch policies, the
+    /// profiles for refresh-profile plugins.
+    Diff {
+        /// The version in use (*.wasm).
+        old: PathBuf,
+        /// The candidate (*.wasm).
+        new: PathBuf,
+        /// First year compared, for calendars [default: this year].
+        #[arg(long)]
+        from_year: Option<i32>,
+        /// Last year compared, for calendars [default: next year].
+        #[arg(long)]
+        to_year: Option<i32>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(options: &GlobalOptions, command: PluginsCommand) -> anyhow::Result<()> {
     match command {
         PluginsCommand::List { json } => list(options, json),
         PluginsCommand::Check { file } => check(options, &file),
+        PluginsCommand::Diff { old, new, from_year, to_year, json } => {
+            diff(options, &old, &new, from_year, to_year, json)
+        }
     }
 }
 
@@ -78,6 +99,108 @@ fn check(options: &GlobalOptions, file: &std::path::Path) -> anyhow::Result<()> 
         identity.kind.world(),
         &generation.sha256[..12]
     );
+    Ok(())
+}
+
+/// Prepares both files (header, compile, world, describe; no registry, nothing goes
+/// live) and compares what they answer.
+fn diff(
+    options: &GlobalOptions,
+    old_file: &std::path::Path,
+    new_file: &std::path::Path,
+    from_year: Option<i32>,
+    to_year: Option<i32>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use crate::diff;
+    use crate::plugin::{PluginKind, PluginSource};
+    use chrono::{Datelike, NaiveDate};
+
+    let this_year = chrono::Utc::now().year();
+    let (from_year, to_year) = (from_year.unwrap_or(this_year), to_year.unwrap_or(this_year + 1));
+    anyhow::ensure!(from_year <= to_year, "--from-year {from_year} is after --to-year {to_year}");
+    let runtime = Runtime::new(options.runtime_options())?;
+    let prepare = |file: &std::path::Path| -> anyhow::Result<crate::plugin::Generation> {
+        let bytes = load::read_plugin_file(file)?;
+        load::prepare(&runtime, &bytes, PluginSource::File(file.to_path_buf()))
+            .map_err(|error| anyhow::anyhow!("{}", error))
+    };
+    let (old, new) = (prepare(old_file)?, prepare(new_file)?);
+    anyhow::ensure!(
+        old.kind() == new.kind(),
+        "{} is a {} plugin but {} is a {} plugin; only plugins of one kind compare",
+        old_file.display(),
+        old.kind(),
+        new_file.display(),
+        new.kind()
+    );
+    let heading = format!(
+        "{} {} {} -> {} {}",
+        old.kind(),
+        old.name(),
+        old.identity.version,
+        new.name(),
+        new.identity.version
+    );
+    match old.kind() {
+        PluginKind::Calendar => {
+            let old_calendar = crate::plugin::calendar::build_calendar(old.callable())?;
+            let new_calendar = crate::plugin::calendar::build_calendar(new.callable())?;
+            let from = NaiveDate::from_ymd_opt(from_year, 1, 1).context("--from-year is not a year")?;
+            let to = NaiveDate::from_ymd_opt(to_year, 12, 31).context("--to-year is not a year")?;
+            let changes = diff::special_day_changes(&old_calendar, &new_calendar, from, to)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&changes)?);
+            } else {
+                println!("{heading}: {} special day(s) differ in {from_year}..={to_year}", changes.len());
+                for change in &changes {
+                    println!("  {change}");
+                }
+            }
+        }
+        PluginKind::BatchPolicy => {
+            let request = crate::plugin::registry::sample_plan_request();
+            let old_plan = crate::plugin::policy::plan(old.callable(), &request)?;
+            let new_plan = crate::plugin::policy::plan(new.callable(), &request)?;
+            let difference = diff::plan_difference(&request, &old_plan, &new_plan);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&difference)?);
+            } else {
+                println!(
+                    "{heading}: sample request ({} gaps) planned as {} job(s) -> {} job(s){}",
+                    request.gaps.len(),
+                    difference.old_jobs.len(),
+                    difference.new_jobs.len(),
+                    if difference.is_empty() { ", the same jobs" } else { "" }
+                );
+                for job in &difference.only_old {
+                    println!("  - [{}] {}", job.tier, job.gaps.join(", "));
+                }
+                for job in &difference.only_new {
+                    println!("  + [{}] {}", job.tier, job.gaps.join(", "));
+                }
+            }
+        }
+        PluginKind::RefreshProfile => {
+            let old_profiles = crate::plugin::profile::profiles(old.callable())?;
+            let new_profiles = crate::plugin::profile::profiles(new.callable())?;
+            let difference = diff::profile_difference(&old_profiles, &new_profiles);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&difference)?);
+            } else {
+                println!("{heading}: {}", if difference.is_empty() { "the same profiles" } else { "profiles differ" });
+                for profile in &difference.removed {
+                    println!("  - {}", profile.name);
+                }
+                for profile in &difference.added {
+                    println!("  + {}", profile.name);
+                }
+                for (before, after) in &difference.changed {
+                    println!("  ~ {}: {}", before.name, serde_json::to_string(after)?);
+                }
+            }
+        }
+    }
     Ok(())
 }
 

@@ -1,0 +1,291 @@
+//! `tickstock bench queue`: job submission speed, the README's "job submission" row.
+//! Single submits (one `enqueue` awaited at a time: latency percentiles), bulk submits
+//! (`enqueue_many`: jobs/s) and a single consumer's drain (`try_dequeue` + `ack`: jobs/s),
+//! on the in-process queue and, with `--queue`, on Redis. When `redis-benchmark` is on
+//! PATH it runs XADD against the same Redis in the same run, with a field as large as one
+//! of our job payloads, so the figures have their anchor beside them.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::plan::{Gap, Tier, Timeframe};
+use crate::queue::{new_job_id, JobPayload, JobQueue, Queue, QueueOptions};
+
+#[derive(Debug, clap::Args)]
+pub struct QueueBenchArgs {
+    /// Also measure Redis Streams at this URL; the flag alone means $TICKSTOCK_QUEUE, else
+    /// redis://127.0.0.1:6379. Keys go under a unique `tickstock-bench:` prefix, deleted
+    /// afterwards.
+    #[arg(long, num_args = 0..=1, default_missing_value = "")]
+    pub queue: Option<String>,
+    /// Single submits timed one by one (after a warm-up of a tenth as many).
+    #[arg(long, default_value_t = 10_000)]
+    pub singles: usize,
+    /// Jobs per bulk submit; each bulk figure is the median of three rounds.
+    #[arg(long, default_value_t = 100_000)]
+    pub bulk: usize,
+    /// Gaps (symbols) per job: the payload size.
+    #[arg(long, default_value_t = 1)]
+    pub gaps_per_job: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct QueueBenchReport {
+    pub singles: usize,
+    pub bulk: usize,
+    pub gaps_per_job: usize,
+    /// Encoded size of one job payload.
+    pub job_bytes: usize,
+    pub backends: Vec<BackendFigures>,
+    /// `redis-benchmark` XADD on the same server, when it is on PATH and Redis was measured.
+    pub redis_benchmark: Vec<RedisBenchmarkFigure>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BackendFigures {
+    pub backend: String,
+    /// host:port of the Redis measured, None for the in-process queue.
+    pub server: Option<String>,
+    pub single_submit_us: Percentiles,
+    /// Median of three `enqueue_many` rounds of `bulk` jobs, one connection.
+    pub bulk_submit_jobs_per_second: f64,
+    pub bulk_rounds_jobs_per_second: Vec<f64>,
+    /// One consumer, `try_dequeue` then `ack` one job at a time, over `singles` jobs.
+    pub drain_jobs_per_second: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RedisBenchmarkFigure {
+    /// What was run, e.g. `redis-benchmark -c 50 -P 16 XADD key * f <job_bytes bytes>`.
+    pub command: String,
+    pub clients: usize,
+    pub pipeline: usize,
+    pub requests_per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+pub fn run(args: QueueBenchArgs) -> anyhow::Result<()> {
+    let redis_url = args.queue.as_ref().map(|url| {
+        if url.is_empty() {
+            std::env::var("TICKSTOCK_QUEUE").ok().filter(|url| !url.is_empty()).unwrap_or_else(|| "redis://127.0.0.1:6379".to_string())
+        } else {
+            url.clone()
+        }
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let report = runtime.block_on(measure(&args, redis_url.as_deref()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(())
+}
+
+async fn measure(args: &QueueBenchArgs, redis_url: Option<&str>) -> anyhow::Result<QueueBenchReport> {
+    let singles = args.singles.max(1);
+    let bulk = args.bulk.max(1);
+    let sample = bench_job(0, args.gaps_per_job);
+    let job_bytes = sample.encode()?.len();
+    let mut backends = vec![measure_backend(None, singles, bulk, args.gaps_per_job).await?];
+    let mut redis_benchmark = Vec::new();
+    if let Some(url) = redis_url {
+        backends.push(measure_backend(Some(url), singles, bulk, args.gaps_per_job).await?);
+        redis_benchmark = run_redis_benchmark(url, job_bytes)?;
+    }
+    Ok(QueueBenchReport { singles, bulk, gaps_per_job: args.gaps_per_job, job_bytes, backends, redis_benchmark })
+}
+
+fn bench_job(index: usize, gaps_per_job: usize) -> JobPayload {
+    let start = NaiveDate::from_ymd_opt(2020, 1, 2).expect("valid date");
+    let end = NaiveDate::from_ymd_opt(2024, 12, 31).expect("valid date");
+    let gaps = (0..gaps_per_job.max(1))
+        .map(|gap| Gap { symbol: format!("SYM{index:06}{gap:03}"), exchange: "XNYS".to_string(), start, end, sessions: 1258 })
+        .collect();
+    JobPayload::new("bench", Tier::ALL[index % 4], Timeframe::Daily, gaps)
+}
+
+async fn measure_backend(url: Option<&str>, singles: usize, bulk: usize, gaps_per_job: usize) -> anyhow::Result<BackendFigures> {
+    let options = QueueOptions {
+        key_prefix: format!("tickstock-bench:{}:", new_job_id()),
+        // Room for everything: this measures submission, not backpressure.
+        max_backlog: (bulk + singles * 2) as u64,
+        ..QueueOptions::default()
+    };
+    let queue = Queue::open(url, options).await.with_context(|| format!("opening the queue {}", url.unwrap_or("in-process")))?;
+    let server = match &queue {
+        Queue::Redis(_) => url.and_then(|url| redis::Client::open(url).ok()).map(|client| client.get_connection_info().addr().to_string()),
+        Queue::Memory(_) => None,
+    };
+    let outcome = measure_queue(&queue, singles, bulk, gaps_per_job).await;
+    // Delete the benchmark's keys even when a measurement failed.
+    queue.purge().await?;
+    let (single_submit_us, bulk_rounds, drain_jobs_per_second) = outcome?;
+    let mut sorted_rounds = bulk_rounds.clone();
+    sorted_rounds.sort_by(f64::total_cmp);
+    Ok(BackendFigures {
+        backend: queue.backend_name().to_string(),
+        server,
+        single_submit_us,
+        bulk_submit_jobs_per_second: sorted_rounds[sorted_rounds.len() / 2],
+        bulk_rounds_jobs_per_second: bulk_rounds,
+        drain_jobs_per_second,
+    })
+}
+
+async fn measure_queue(
+    queue: &Queue,
+    singles: usize,
+    bulk: usize,
+    gaps_per_job: usize,
+) -> anyhow::Result<(Percentiles, Vec<f64>, f64)> {
+    // Single submits: warm-up (connection, script cache, allocator), then timed one by one.
+    let warm_up: Vec<JobPayload> = (0..singles / 10 + 1).map(|index| bench_job(index, gaps_per_job)).collect();
+    for job in &warm_up {
+        queue.enqueue(job).await?;
+    }
+    let jobs: Vec<JobPayload> = (0..singles).map(|index| bench_job(index, gaps_per_job)).collect();
+    let mut latencies = Vec::with_capacity(singles);
+    for job in &jobs {
+        let started = Instant::now();
+        queue.enqueue(job).await?;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let single_submit_us = Percentiles {
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+        p999: percentile(&latencies, 0.999),
+        max: percentile(&latencies, 1.0),
+    };
+
+    // Drain what the single submits queued: one consumer, dequeue + ack per job.
+    let started = Instant::now();
+    let mut drained = 0usize;
+    'drain: loop {
+        for tier in Tier::ALL {
+            match queue.try_dequeue(tier).await? {
+                Some(delivery) => {
+                    queue.ack(&delivery).await?;
+                    drained += 1;
+                    continue 'drain;
+                }
+                None => continue,
+            }
+        }
+        break;
+    }
+    let drain_jobs_per_second = drained as f64 / started.elapsed().as_secs_f64();
+
+    // Bulk: three rounds on an empty queue, jobs built beforehand (encoding is timed: it
+    // is part of submitting).
+    let bulk_jobs: Vec<JobPayload> = (0..bulk).map(|index| bench_job(index, gaps_per_job)).collect();
+    let mut rounds = Vec::new();
+    for _ in 0..3 {
+        queue.purge().await?;
+        let started = Instant::now();
+        queue.enqueue_many(&bulk_jobs).await?;
+        rounds.push(bulk as f64 / started.elapsed().as_secs_f64());
+    }
+    Ok((single_submit_us, rounds, drain_jobs_per_second))
+}
+
+/// The sample at fraction `at` of sorted `samples`, in microseconds.
+fn percentile(samples: &[Duration], at: f64) -> f64 {
+    let index = ((samples.len() as f64 * at).ceil() as usize).clamp(1, samples.len()) - 1;
+    samples[index].as_secs_f64() * 1e6
+}
+
+/// redis-benchmark's XADD on the same server: one client unpipelined (the latency anchor
+/// of a single submit), 50 clients unpipelined and 50 clients pipelining 16 (the
+/// throughput anchors of bulk submits). Empty when redis-benchmark is not on PATH.
+fn run_redis_benchmark(url: &str, job_bytes: usize) -> anyhow::Result<Vec<RedisBenchmarkFigure>> {
+    let client = redis::Client::open(url)?;
+    let (host, port) = match client.get_connection_info().addr() {
+        redis::ConnectionAddr::Tcp(host, port) => (host.clone(), *port),
+        other => anyhow::bail!("redis-benchmark comparison needs a TCP address, not {other}"),
+    };
+    let key = format!("tickstock-bench:redis-benchmark:{}", new_job_id());
+    let value = "x".repeat(job_bytes);
+    let mut figures = Vec::new();
+    for (clients, pipeline, requests) in [(1usize, 1usize, 20_000usize), (50, 1, 100_000), (50, 16, 200_000)] {
+        let output = Command::new("redis-benchmark")
+            .args(["-h", &host, "-p", &port.to_string(), "-c", &clients.to_string(), "-P", &pipeline.to_string()])
+            .args(["-n", &requests.to_string(), "--csv", "XADD", &key, "*", "f", &value])
+            .output();
+        let output = match output {
+            Ok(output) => output,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(error).context("running redis-benchmark"),
+        };
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let fields: Vec<f64> = stdout
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim_matches('"')
+            .split("\",\"")
+            .skip(1)
+            .map(|field| field.parse().unwrap_or(f64::NAN))
+            .collect();
+        // rps, avg, min, p50, p95, p99, max
+        anyhow::ensure!(fields.len() == 7, "unexpected redis-benchmark output: {stdout}");
+        figures.push(RedisBenchmarkFigure {
+            command: format!("redis-benchmark -c {clients} -P {pipeline} -n {requests} XADD <key> * f <{job_bytes} bytes>"),
+            clients,
+            pipeline,
+            requests_per_second: fields[0],
+            p50_ms: fields[3],
+            p99_ms: fields[5],
+        });
+    }
+    let mut connection = client.get_connection()?;
+    redis::cmd("DEL").arg(&key).query::<()>(&mut connection)?;
+    Ok(figures)
+}
+
+fn print_report(report: &QueueBenchReport) {
+    println!(
+        "job payload: {} bytes ({} gap(s)); {} single submits, bulk of {}",
+        report.job_bytes, report.gaps_per_job, report.singles, report.bulk
+    );
+    println!(
+        "{:<12} {:<20} {:>10} {:>10} {:>10} {:>10} {:>14} {:>12}",
+        "BACKEND", "SERVER", "p50 us", "p99 us", "p99.9 us", "max us", "BULK jobs/s", "DRAIN jobs/s"
+    );
+    for figures in &report.backends {
+        println!(
+            "{:<12} {:<20} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>14.0} {:>12.0}",
+            figures.backend,
+            figures.server.as_deref().unwrap_or("-"),
+            figures.single_submit_us.p50,
+            figures.single_submit_us.p99,
+            figures.single_submit_us.p999,
+            figures.single_submit_us.max,
+            figures.bulk_submit_jobs_per_second,
+            figures.drain_jobs_per_second,
+        );
+    }
+    for figure in &report.redis_benchmark {
+        println!(
+            "{}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms",
+            figure.command, figure.requests_per_second, figure.p50_ms, figure.p99_ms
+        );
+    }
+}
