@@ -38,6 +38,9 @@ pub enum BenchCommand {
     /// Job queue: single submit latency p50/p99 and bulk submit jobs/s, in-process and
     /// (with `--queue [redis://...]`) Redis, beside `redis-benchmark` XADD on the same server.
     Queue(super::bench_queue::QueueBenchArgs),
+    /// `tickstock serve`: time from a plugin file landing to its generation serving (p50,
+    /// p95 over several swaps), and `/calendars/{mic}/status` throughput over loopback.
+    Serve(super::bench_serve::ServeBenchArgs),
 }
 
 pub fn run(options: &GlobalOptions, command: BenchCommand) -> anyhow::Result<()> {
@@ -57,6 +60,7 @@ pub fn run(options: &GlobalOptions, command: BenchCommand) -> anyhow::Result<()>
             Ok(())
         }
         BenchCommand::Queue(args) => super::bench_queue::run(args),
+        BenchCommand::Serve(args) => super::bench_serve::run(options, args),
     }
 }
 

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use crate::plugin::{Limits, Registry, Runtime, RuntimeOptions};
 
 pub mod bench;
+pub mod bench_serve;
 pub mod bench_queue;
 pub mod calendar;
 pub mod plugins;
