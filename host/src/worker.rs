@@ -187,7 +187,15 @@ pub async fn run_workers(
         }
 
         if let Some(tier) = fair.pick(|tier| !empty_tiers.contains(&tier)) {
-            match context.queue.try_dequeue(tier).await? {
+            let dequeued = match context.queue.try_dequeue(tier).await {
+                Ok(dequeued) => dequeued,
+                Err(error) => {
+                    fair.cancel(tier);
+                    queue_trouble(&error, &mut shutdown).await;
+                    continue;
+                }
+            };
+            match dequeued {
                 Some(delivery) => {
                     let bytes = job_bytes(&delivery);
                     bytes_in_flight += bytes;
@@ -203,9 +211,13 @@ pub async fn run_workers(
 
         // Every tier with room is empty right now.
         if running.is_empty() && options.exit_when_idle && !*more_jobs_coming.borrow() {
-            let status = context.queue.status().await?;
-            if status.backlog() == 0 {
-                break;
+            match context.queue.status().await {
+                Ok(status) if status.backlog() == 0 => break,
+                Ok(_) => {}
+                Err(error) => {
+                    queue_trouble(&error, &mut shutdown).await;
+                    continue;
+                }
             }
         }
         // Wait for new work (a blocking read on the tiers with room), a finished job or
@@ -222,7 +234,14 @@ pub async fn run_workers(
         let poll = if running.is_empty() { Duration::from_millis(250) } else { Duration::from_millis(50) };
         tokio::select! {
             delivery = context.queue.dequeue(&open_tiers, poll) => {
-                if let Some(delivery) = delivery? {
+                let delivery = match delivery {
+                    Ok(delivery) => delivery,
+                    Err(error) => {
+                        queue_trouble(&error, &mut shutdown).await;
+                        None
+                    }
+                };
+                if let Some(delivery) = delivery {
                     fair.charge(delivery.tier);
                     let bytes = job_bytes(&delivery);
                     bytes_in_flight += bytes;
@@ -247,6 +266,17 @@ pub async fn run_workers(
         rows_written: counters.rows_written.load(Ordering::Relaxed),
         stopped_by_signal,
     })
+}
+
+/// The queue failed (Redis restarting, a network blip): say so and wait a little before
+/// the next try. The workers outlive the outage; jobs whose ack was lost come back after
+/// `claim_idle` and are rewritten harmlessly.
+async fn queue_trouble(error: &crate::queue::QueueError, shutdown: &mut watch::Receiver<bool>) {
+    tracing::warn!(%error, "queue unavailable; retrying in 500 ms");
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        _ = shutdown.changed() => {}
+    }
 }
 
 /// Waits until a job finishes (returning it), the shutdown signal changes, or `timeout`

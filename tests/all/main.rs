@@ -11,3 +11,4 @@ mod plugins_cli;
 mod policies;
 mod queue;
 mod serve;
+mod load;
