@@ -146,29 +146,27 @@ impl Calendar {
             });
         }
         let schedule = self.schedule(self.year_index_at(instant)?)?;
-        let position = schedule.boundaries.partition_point(|&boundary| boundary <= instant);
+        let (day, position) = schedule.locate(instant);
         if position % 2 == 1 {
-            return Ok(Status::Open { until: utc_from_seconds(schedule.boundaries[position]) });
+            return Ok(Status::Open { until: schedule.boundary_instants[position] });
         }
         if position > 0 && position < schedule.boundaries.len() && schedule.interval_ends_in_break[position / 2 - 1] {
-            return Ok(Status::Break { until: utc_from_seconds(schedule.boundaries[position]) });
+            return Ok(Status::Break { until: schedule.boundary_instants[position] });
         }
-        let reason = match schedule.days[schedule.day_index_at(instant)] {
+        let reason = match schedule.days[day] {
             DayState::BeforeFirstSession => ClosedReason::BeforeFirstSession,
             DayState::Weekend => ClosedReason::Weekend,
             DayState::Holiday { special } => {
                 ClosedReason::Holiday { name: schedule.special_days[special as usize].name.clone() }
             }
-            DayState::Trading { session, .. } => {
-                if instant < schedule.sessions[session as usize].open.timestamp() {
-                    ClosedReason::BeforeHours
-                } else {
-                    ClosedReason::AfterHours
-                }
+            // No boundary of the day passed yet means its session is still to come.
+            DayState::Trading { .. } if position == schedule.day_first_boundary[day] as usize => {
+                ClosedReason::BeforeHours
             }
+            DayState::Trading { .. } => ClosedReason::AfterHours,
         };
-        let next_open = match schedule.boundaries.get(position) {
-            Some(&open) => Some(utc_from_seconds(open)),
+        let next_open = match schedule.boundary_instants.get(position) {
+            Some(&open) => Some(open),
             None => self.next_open_for_status(instant)?,
         };
         Ok(Status::Closed { reason, next_open })
@@ -261,11 +259,20 @@ impl Calendar {
     /// Index of the local year holding `instant`.
     #[inline]
     fn year_index_at(&self, instant: i64) -> Result<usize, CalendarError> {
-        let starts_at_or_before = self.year_starts.partition_point(|&start| start <= instant);
-        if starts_at_or_before == 0 || starts_at_or_before == self.year_starts.len() {
+        // A division by the mean Gregorian year lands on the right year or next to it.
+        const MEAN_YEAR_SECONDS: i64 = 31_556_952;
+        let last_start = self.year_starts.len() - 1;
+        if instant < self.year_starts[0] || instant >= self.year_starts[last_start] {
             return Err(self.year_out_of_range(self.local_year_of(instant)));
         }
-        Ok(starts_at_or_before - 1)
+        let mut index = (((instant - self.year_starts[0]) / MEAN_YEAR_SECONDS) as usize).min(last_start - 1);
+        while self.year_starts[index] > instant {
+            index -= 1;
+        }
+        while self.year_starts[index + 1] <= instant {
+            index += 1;
+        }
+        Ok(index)
     }
 
     /// The local year of an instant the year table does not cover; error paths only.
@@ -297,27 +304,35 @@ impl Calendar {
         Ok(self.years[index].get_or_init(|| Arc::new(schedule)))
     }
 
-    /// The first boundary of kind `edge` strictly after `instant`, or None when there is
-    /// none before `limit`. Running past the last year before `limit` is `YearOutOfRange`.
-    pub(crate) fn next_edge(&self, instant: i64, edge: Edge, limit: i64) -> Result<Option<i64>, CalendarError> {
-        let mut index = if instant < self.first_session_start {
-            self.year_index(self.spec.first_session.year())?
+    /// The first boundary of kind `edge` strictly after `instant` (as seconds and as the
+    /// instant returned to callers), or None when there is none before `limit`. Running
+    /// past the last year before `limit` is `YearOutOfRange`.
+    pub(crate) fn next_edge(
+        &self,
+        instant: i64,
+        edge: Edge,
+        limit: i64,
+    ) -> Result<Option<(i64, DateTime<Utc>)>, CalendarError> {
+        let wanted_parity = match edge {
+            Edge::Open => 0,
+            Edge::Close => 1,
+        };
+        // Boundaries at or before `instant`, counted in its own year; in every later year
+        // (and before the first session) all boundaries lie after it, so the count is 0.
+        let (mut index, mut at_or_before) = if instant < self.first_session_start {
+            (self.year_index(self.spec.first_session.year())?, 0)
         } else {
-            self.year_index_at(instant)?
+            let index = self.year_index_at(instant)?;
+            (index, self.schedule(index)?.locate(instant).1)
         };
         loop {
             let schedule = self.schedule(index)?;
-            // In later years every boundary lies after `instant`, so this is 0 there.
-            let after = schedule.boundaries.partition_point(|&boundary| boundary <= instant);
-            let wanted_parity = match edge {
-                Edge::Open => 0,
-                Edge::Close => 1,
-            };
-            let position = if after % 2 == wanted_parity { after } else { after + 1 };
+            let position = if at_or_before % 2 == wanted_parity { at_or_before } else { at_or_before + 1 };
             if let Some(&boundary) = schedule.boundaries.get(position) {
-                return Ok((boundary < limit).then_some(boundary));
+                return Ok((boundary < limit).then(|| (boundary, schedule.boundary_instants[position])));
             }
             index += 1;
+            at_or_before = 0;
             // `year_starts` has one entry more than `years`: the start of the year after
             // the last, so a limit there still answers without guessing.
             if self.year_starts[index] >= limit {
@@ -333,7 +348,7 @@ impl Calendar {
         // With no limit the search ends with a boundary or an error; None cannot happen,
         // but mapping it to the same error keeps this total.
         let boundary = self.next_edge(instant, edge, i64::MAX)?;
-        boundary.map(utc_from_seconds).ok_or_else(|| self.year_out_of_range(self.spec.last_year + 1))
+        boundary.map(|(_, instant)| instant).ok_or_else(|| self.year_out_of_range(self.spec.last_year + 1))
     }
 
     /// The next open for `status`, whose own instant is known to be answerable: a next
@@ -341,7 +356,7 @@ impl Calendar {
     /// the first year) is unknown, not a failure of the status itself.
     fn next_open_for_status(&self, instant: i64) -> Result<Option<DateTime<Utc>>, CalendarError> {
         match self.next_edge(instant, Edge::Open, i64::MAX) {
-            Ok(boundary) => Ok(boundary.map(utc_from_seconds)),
+            Ok(boundary) => Ok(boundary.map(|(_, instant)| instant)),
             Err(CalendarError::YearOutOfRange { .. }) => Ok(None),
             Err(error) => Err(error),
         }
@@ -377,7 +392,7 @@ impl Calendar {
             return Ok(false);
         }
         let schedule = self.schedule(self.year_index_at(instant)?)?;
-        Ok(schedule.boundaries.partition_point(|&boundary| boundary <= instant) % 2 == 1)
+        Ok(schedule.locate(instant).1 % 2 == 1)
     }
 }
 

@@ -1,10 +1,13 @@
 //! One exchange-year, built once: every local day of the year with what it is (weekend,
 //! holiday, trading day), the year's sessions in UTC, and the flat list of trading
-//! boundaries that `is_open` and `next_open` binary-search.
+//! boundaries that `is_open` and `next_open` search.
 //!
-//! Instants are kept as `i64` seconds since the Unix epoch rather than `DateTime<Utc>`:
-//! comparisons on plain integers are what make a warm query a few nanoseconds of binary
-//! search, and the public API converts at its edge.
+//! Instants are compared as `i64` seconds since the Unix epoch: plain integer comparisons
+//! are what make a warm query a few nanoseconds. Finding the spot is O(1) rather than a
+//! binary search: the local day is the elapsed seconds over 86,400, corrected by at most a
+//! step or two for DST, and each day records where its boundaries start, so a query looks
+//! at no more than the day's own (at most four) boundaries. The boundaries are also kept
+//! as `DateTime<Utc>`, so answers are returned without converting back.
 
 use std::sync::Arc;
 
@@ -55,6 +58,10 @@ pub(crate) struct YearSchedule {
     /// increasing. The number of boundaries at or before an instant is odd exactly when
     /// the exchange is trading then, so one binary search answers `is_open`.
     pub boundaries: Vec<i64>,
+    /// The same boundaries as returned to callers.
+    pub boundary_instants: Vec<DateTime<Utc>>,
+    /// Per day (plus one past the end): how many boundaries lie before the day's start.
+    pub day_first_boundary: Vec<u32>,
     /// Per trading interval (`boundaries[2i]..boundaries[2i + 1]`): whether the gap after
     /// it is a lunch break rather than the end of the session.
     pub interval_ends_in_break: Vec<bool>,
@@ -62,10 +69,33 @@ pub(crate) struct YearSchedule {
 }
 
 impl YearSchedule {
-    /// Index into `days` of the local day holding `instant`, which must lie in this year.
+    /// Index into `days` of the local day holding `instant`, which must lie in this year:
+    /// a division, then a step either way for the hour DST adds to or takes from a day
+    /// (the loops also cover a timezone that skipped a whole day).
+    #[inline]
     pub fn day_index_at(&self, instant: i64) -> usize {
-        let starts_at_or_before = self.day_starts.partition_point(|&start| start <= instant);
-        starts_at_or_before.saturating_sub(1).min(self.days.len() - 1)
+        let last_day = self.days.len() - 1;
+        let mut day = (((instant - self.day_starts[0]).max(0) / 86_400) as usize).min(last_day);
+        while day > 0 && self.day_starts[day] > instant {
+            day -= 1;
+        }
+        while day < last_day && self.day_starts[day + 1] <= instant {
+            day += 1;
+        }
+        day
+    }
+
+    /// The local day holding `instant` and the number of boundaries at or before it (odd
+    /// exactly when trading). Every boundary counted in `day_first_boundary` is before
+    /// the day's start, so only the day's own boundaries need a look.
+    #[inline]
+    pub fn locate(&self, instant: i64) -> (usize, usize) {
+        let day = self.day_index_at(instant);
+        let mut position = self.day_first_boundary[day] as usize;
+        while position < self.boundaries.len() && self.boundaries[position] <= instant {
+            position += 1;
+        }
+        (day, position)
     }
 
     /// The sessions whose local date lies in `from..=to`.
@@ -255,8 +285,13 @@ pub(crate) fn build_year(
         });
     }
     day_starts.push(to_utc(next_year_first_day, NaiveTime::MIN)?);
+    let day_first_boundary =
+        day_starts.iter().map(|&start| boundaries.partition_point(|&boundary| boundary < start) as u32).collect();
+    let boundary_instants = boundaries.iter().map(|&boundary| utc_from_seconds(boundary)).collect();
 
     Ok(YearSchedule {
+        boundary_instants,
+        day_first_boundary,
         day_starts,
         days,
         sessions,

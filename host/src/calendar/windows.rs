@@ -26,7 +26,7 @@ pub fn windows(calendars: &[&Calendar], from: DateTime<Utc>, to: DateTime<Utc>) 
             for calendar in calendars {
                 if calendar.is_open_at(cursor)? {
                     someone_open = true;
-                    cursor = calendar.next_edge(cursor, Edge::Close, end)?.unwrap_or(end);
+                    cursor = calendar.next_edge(cursor, Edge::Close, end)?.map_or(end, |(close, _)| close);
                     if cursor >= end {
                         break;
                     }
@@ -39,7 +39,7 @@ pub fn windows(calendars: &[&Calendar], from: DateTime<Utc>, to: DateTime<Utc>) 
         // Everyone is closed at the cursor: the window lasts until the first of them opens.
         let mut window_end = end;
         for calendar in calendars {
-            if let Some(open) = calendar.next_edge(cursor, Edge::Open, window_end)? {
+            if let Some((open, _)) = calendar.next_edge(cursor, Edge::Open, window_end)? {
                 window_end = window_end.min(open);
             }
         }

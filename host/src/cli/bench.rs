@@ -35,12 +35,23 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Job queue: single submit latency p50/p99 and bulk submit jobs/s, in-process and
-    /// (with `--queue [redis://...]`) Redis, beside `redis-benchmark` XADD on the same server.
-    Queue(super::bench_queue::QueueBenchArgs),
     /// `tickstock serve`: time from a plugin file landing to its generation serving (p50,
     /// p95 over several swaps), and `/calendars/{mic}/status` throughput over loopback.
     Serve(super::bench_serve::ServeBenchArgs),
+    /// Job queue: single submit latency p50/p99 and bulk submit jobs/s, in-process and
+    /// (with `--queue [redis://...]`) Redis, beside `redis-benchmark` XADD on the same server.
+    Queue(super::bench_queue::QueueBenchArgs),
+    /// Plugins: cold compile, load from the artifact cache, and the cost of an empty call
+    /// (fresh store, instantiate, call) for every built-in.
+    Plugins {
+        /// Empty calls timed per plugin.
+        #[arg(long, default_value_t = 2000)]
+        calls: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The whole load path, N symbols x Y years of daily bars into a fresh store.
+    Load(super::bench_load::LoadBenchArgs),
 }
 
 pub fn run(options: &GlobalOptions, command: BenchCommand) -> anyhow::Result<()> {
@@ -59,8 +70,10 @@ pub fn run(options: &GlobalOptions, command: BenchCommand) -> anyhow::Result<()>
             }
             Ok(())
         }
-        BenchCommand::Queue(args) => super::bench_queue::run(args),
         BenchCommand::Serve(args) => super::bench_serve::run(options, args),
+        BenchCommand::Queue(args) => super::bench_queue::run(args),
+        BenchCommand::Plugins { calls, json } => super::bench_plugins::run(options, calls, json),
+        BenchCommand::Load(args) => super::bench_load::run(options, args),
     }
 }
 
@@ -114,6 +127,9 @@ pub struct CalendarReport {
     pub exchange: String,
     pub queries_per_round: usize,
     pub seed: u64,
+    /// Share of the instants at which the exchange is open: a cross-check with the peer
+    /// script, which reports the same figure for the same instants.
+    pub open_share: f64,
     /// Median ns per warm query.
     pub warm_ns: WarmFigures,
     /// Median microseconds to build one exchange-year on a fresh generation, the plugin's
@@ -138,8 +154,10 @@ fn calendar_report(exchanges: &Exchanges, mic: &str, queries: usize, seed: u64) 
     let calendar: Arc<Calendar> = exchanges.calendar(mic)?;
     let instants = random_instants(seed, queries);
     // Warm every year the instants touch before timing anything.
+    let mut open_count = 0usize;
     for instant in &instants {
         calendar.status(*instant)?;
+        open_count += calendar.is_open(*instant)? as usize;
     }
     let warm_ns = WarmFigures {
         is_open: median_ns_per_query(&instants, |at| calendar.is_open(at).map(|open| open as i64))?,
@@ -170,6 +188,7 @@ fn calendar_report(exchanges: &Exchanges, mic: &str, queries: usize, seed: u64) 
         exchange: calendar.mic().to_string(),
         queries_per_round: queries,
         seed,
+        open_share: open_count as f64 / instants.len() as f64,
         warm_ns,
         cold_year_through_plugin_us: median(through_plugin).as_secs_f64() * 1e6,
         cold_year_engine_only_us: median(engine_only).as_secs_f64() * 1e6,
