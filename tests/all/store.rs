@@ -177,7 +177,8 @@ async fn writing_the_same_bars_twice_leaves_the_same_rows() {
         let bars = final_daily_bars("AAPL", &january_sessions());
         store.write_bars(&bars).await.unwrap();
         let first_read = store.read_bars(&everything()).await.unwrap();
-        store.write_bars(&bars).await.unwrap();
+        let second = store.write_bars(&bars).await.unwrap();
+        assert_eq!(second.rows_written, 0, "identical rows are not rewritten");
         assert_eq!(store.read_bars(&everything()).await.unwrap(), first_read);
         assert_eq!(store.count_bars(&everything()).await.unwrap(), bars.len() as u64);
     })

@@ -26,6 +26,7 @@ mod migrations;
 mod postgres;
 mod sqlite;
 
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -101,8 +102,8 @@ impl Bar {
 pub struct WriteSummary {
     /// Distinct bars in the call (duplicates of one key inside a call count once).
     pub bars_received: u64,
-    /// Rows inserted or replaced. Lower than `bars_received` when some stored rows were
-    /// newer than the incoming ones and so were kept.
+    /// Rows inserted or changed. Lower than `bars_received` when some stored rows were
+    /// newer than the incoming ones (and so were kept) or already identical.
     pub rows_written: u64,
 }
 
@@ -282,6 +283,23 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(store) => store.delete_outside(window).await,
             Backend::Postgres(store) => store.delete_outside(window).await,
+        }
+    }
+
+    /// Replaces the dataset's metadata (table `dataset_meta`) with `entries`, in one
+    /// transaction. `refresh` records the profile, its feature tags and its window there.
+    pub async fn replace_dataset_meta(&self, entries: &BTreeMap<String, String>) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.replace_dataset_meta(entries).await,
+            Backend::Postgres(store) => store.replace_dataset_meta(entries).await,
+        }
+    }
+
+    /// The dataset's metadata; empty for a store no refresh has written.
+    pub async fn dataset_meta(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.dataset_meta().await,
+            Backend::Postgres(store) => store.dataset_meta().await,
         }
     }
 

@@ -8,6 +8,7 @@
 //! by an upsert was the alternative; it needs a temporary table per transaction (catalog
 //! churn on every job) for a gain that only shows on batches far larger than one job.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -21,13 +22,18 @@ use crate::gaps::BarStamp;
 /// per-statement memory; a job of 5 years of daily bars fits in one.
 const ROWS_PER_STATEMENT: usize = 20_000;
 
+/// An update that would change nothing is skipped (`IS DISTINCT FROM`): a re-delivered
+/// job then writes no new row versions, which on PostgreSQL would otherwise be dead
+/// tuples for vacuum and WAL for every row.
 const UPSERT: &str = "INSERT INTO bars (symbol, exchange, timeframe, bar_start, open, high, low, close, volume, written_at) \
      SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::float8[], $6::float8[], \
                           $7::float8[], $8::float8[], $9::int8[], $10::timestamptz[]) \
      ON CONFLICT (symbol, exchange, timeframe, bar_start) DO UPDATE SET \
      open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, \
      volume = excluded.volume, written_at = excluded.written_at \
-     WHERE excluded.written_at >= bars.written_at";
+     WHERE excluded.written_at >= bars.written_at \
+     AND (bars.open, bars.high, bars.low, bars.close, bars.volume, bars.written_at) \
+     IS DISTINCT FROM (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume, excluded.written_at)";
 
 #[derive(Debug, Clone)]
 pub(super) struct PostgresStore {
@@ -125,6 +131,29 @@ impl PostgresStore {
             .await
             .map_err(|source| StoreError::Database { operation: "deleting bars outside the window", source })?;
         Ok(result.rows_affected())
+    }
+
+    pub(super) async fn replace_dataset_meta(&self, entries: &BTreeMap<String, String>) -> Result<(), StoreError> {
+        let database = |operation| move |source| StoreError::Database { operation, source };
+        let mut transaction = self.pool.begin().await.map_err(database("beginning a metadata write"))?;
+        sqlx::query("DELETE FROM dataset_meta").execute(&mut *transaction).await.map_err(database("clearing dataset metadata"))?;
+        for (key, value) in entries {
+            sqlx::query("INSERT INTO dataset_meta (key, value) VALUES ($1, $2)")
+                .bind(key.as_str())
+                .bind(value.as_str())
+                .execute(&mut *transaction)
+                .await
+                .map_err(database("writing dataset metadata"))?;
+        }
+        transaction.commit().await.map_err(database("committing dataset metadata"))
+    }
+
+    pub(super) async fn dataset_meta(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM dataset_meta")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|source| StoreError::Database { operation: "reading dataset metadata", source })?;
+        Ok(rows.into_iter().collect())
     }
 
     pub(super) async fn bar_stamps(&self, query: &StampQuery<'_>) -> Result<Vec<(String, BarStamp)>, StoreError> {

@@ -10,6 +10,7 @@
 //! killed (the case the loader cares about: kill -9, crash); only a power cut can lose the
 //! last commits, never corrupt the file. `FULL` would fsync on every job's commit.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -145,6 +146,29 @@ impl SqliteStore {
         Ok(result.rows_affected())
     }
 
+    pub(super) async fn replace_dataset_meta(&self, entries: &BTreeMap<String, String>) -> Result<(), StoreError> {
+        let database = |operation| move |source| StoreError::Database { operation, source };
+        let mut transaction = self.pool.begin().await.map_err(database("beginning a metadata write"))?;
+        sqlx::query("DELETE FROM dataset_meta").execute(&mut *transaction).await.map_err(database("clearing dataset metadata"))?;
+        for (key, value) in entries {
+            sqlx::query("INSERT INTO dataset_meta (key, value) VALUES (?, ?)")
+                .bind(key.as_str())
+                .bind(value.as_str())
+                .execute(&mut *transaction)
+                .await
+                .map_err(database("writing dataset metadata"))?;
+        }
+        transaction.commit().await.map_err(database("committing dataset metadata"))
+    }
+
+    pub(super) async fn dataset_meta(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM dataset_meta")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|source| StoreError::Database { operation: "reading dataset metadata", source })?;
+        Ok(rows.into_iter().collect())
+    }
+
     pub(super) async fn bar_stamps(&self, query: &StampQuery<'_>) -> Result<Vec<(String, BarStamp)>, StoreError> {
         let mut builder = QueryBuilder::<Sqlite>::new("SELECT symbol, bar_start, written_at FROM bars WHERE exchange = ");
         builder.push_bind(query.exchange);
@@ -225,13 +249,15 @@ fn upsert_statement(rows: usize) -> String {
         }
         text.push_str("(?,?,?,?,?,?,?,?,?,?)");
     }
-    // `>=` rather than `>`: rewriting the very same observation is a no-op in effect but
-    // still counts as written, which keeps "write twice, same rows" easy to reason about.
+    // Replace only with an observation at least as new, and skip rows that would not
+    // change: a re-delivered job then rewrites no page at all instead of every row.
     text.push_str(
         " ON CONFLICT (symbol, exchange, timeframe, bar_start) DO UPDATE SET \
          open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, \
          volume = excluded.volume, written_at = excluded.written_at \
-         WHERE excluded.written_at >= bars.written_at",
+         WHERE excluded.written_at >= bars.written_at \
+         AND (bars.open, bars.high, bars.low, bars.close, bars.volume, bars.written_at) \
+         IS NOT (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume, excluded.written_at)",
     );
     text
 }
