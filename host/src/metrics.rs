@@ -6,8 +6,9 @@
 //! typed label sets and one registry value, no global recorder to install (tests run many
 //! servers in one process, each with its own `Metrics`), and fewer dependencies.
 //!
-//! The load engine's series exist (with no samples) before it feeds them, so dashboards
-//! and alerts can be written against a server that has not loaded anything yet.
+//! The load engine's per-tier series exist at zero before it feeds them, so dashboards
+//! and alerts can be written against a server that has not loaded anything yet (the
+//! circuit-breaker series appear with the first provider, whose names are not known here).
 
 use std::fmt::Write as _;
 
@@ -158,18 +159,32 @@ impl Metrics {
             "Provider circuit breaker: 0 closed, 1 half-open, 2 open",
             metrics.circuit_breaker.clone(),
         );
+        for tier in Tier::ALL {
+            metrics.set_queue_depth(tier, 0);
+            for outcome in [JobOutcome::Done, JobOutcome::Retried, JobOutcome::Dead] {
+                metrics.jobs.get_or_create(&JobLabels { tier: tier.as_str().into(), outcome: outcome.as_str().into() });
+            }
+        }
         Metrics { registry, ..metrics }
     }
 
     /// The plugin runtime's call observer feeds this (see `plugin::Runtime::observe_calls`).
+    /// Calls made while a plugin is loading count under generation 0 (the gate's calls
+    /// under the plugin's name; a `describe` before the plugin has said who it is, under
+    /// `unidentified` rather than its file path, which would mint a series per file).
     pub fn record_plugin_call(&self, call: &CallRecord<'_>) {
         let generation = call.generation.to_string();
+        let plugin = if ["calendar/", "batch-policy/", "refresh-profile/"].iter().any(|kind| call.plugin.starts_with(kind)) {
+            call.plugin
+        } else {
+            "unidentified"
+        };
         self.plugin_calls
-            .get_or_create(&PluginGenerationLabels { plugin: call.plugin.to_string(), generation: generation.clone() })
+            .get_or_create(&PluginGenerationLabels { plugin: plugin.to_string(), generation: generation.clone() })
             .inc();
         if let Some(failure) = call.failure {
             let labels = PluginFailureLabels {
-                plugin: call.plugin.to_string(),
+                plugin: plugin.to_string(),
                 generation,
                 failure: failure.label().to_string(),
             };
@@ -265,10 +280,29 @@ mod tests {
     }
 
     #[test]
+    fn calls_before_a_plugin_names_itself_are_not_labelled_by_file_path() {
+        let metrics = Metrics::new();
+        let call = CallRecord {
+            plugin: "/srv/plugins/xnys.wasm",
+            generation: 0,
+            function: "describe",
+            failure: None,
+            elapsed: Duration::ZERO,
+        };
+        metrics.record_plugin_call(&call);
+        let text = metrics.encode();
+        assert!(text.contains(r#"tickstock_plugin_calls_total{plugin="unidentified",generation="0"} 1"#), "{text}");
+    }
+
+    #[test]
     fn load_engine_series_are_exported_before_any_sample() {
         let text = Metrics::new().encode();
-        for name in ["tickstock_queue_depth", "tickstock_jobs", "tickstock_rows_written", "tickstock_circuit_breaker_state"] {
-            assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing from:\n{text}");
+        for line in [
+            r#"tickstock_queue_depth{tier="critical"} 0"#,
+            r#"tickstock_jobs_total{tier="low",outcome="dead"} 0"#,
+            "tickstock_rows_written_total 0",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
         }
     }
 }
