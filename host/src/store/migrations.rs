@@ -5,7 +5,7 @@
 //! refuse an edited migration, an advisory lock on PostgreSQL so parallel workers opening
 //! one database migrate it once). We feed it from `include_str!` instead of the
 //! `sqlx::migrate!` macro, which would pull in sqlx's `macros` feature and its proc-macro
-//! build for a list of two files.
+//! build for a handful of files.
 //!
 //! Rule: a migration that has shipped is never edited (its checksum is stored); add a new
 //! numbered file instead, in both folders.
@@ -18,10 +18,16 @@ use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
 /// (version, description, SQL) for SQLite, oldest first.
-const SQLITE: &[(i64, &str, &str)] = &[(1, "bars", include_str!("../../migrations/sqlite/0001_bars.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "bars", include_str!("../../migrations/sqlite/0001_bars.sql")),
+    (2, "dataset meta", include_str!("../../migrations/sqlite/0002_dataset_meta.sql")),
+];
 
 /// (version, description, SQL) for PostgreSQL, oldest first.
-const POSTGRES: &[(i64, &str, &str)] = &[(1, "bars", include_str!("../../migrations/postgres/0001_bars.sql"))];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "bars", include_str!("../../migrations/postgres/0001_bars.sql")),
+    (2, "dataset meta", include_str!("../../migrations/postgres/0002_dataset_meta.sql")),
+];
 
 #[derive(Debug, Clone, Copy)]
 struct EmbeddedMigrations(&'static [(i64, &'static str, &'static str)]);
