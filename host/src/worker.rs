@@ -113,6 +113,9 @@ pub struct WorkerSummary {
     pub jobs_retried: u64,
     pub jobs_dead: u64,
     pub rows_written: u64,
+    /// Bars the provider returned, before the store's upsert (`refresh` divides it by the
+    /// bars missing to show that nothing was fetched twice).
+    pub bars_fetched: u64,
     pub stopped_by_signal: bool,
 }
 
@@ -264,6 +267,7 @@ pub async fn run_workers(
         jobs_retried: counters.jobs_retried.load(Ordering::Relaxed),
         jobs_dead: counters.jobs_dead.load(Ordering::Relaxed),
         rows_written: counters.rows_written.load(Ordering::Relaxed),
+        bars_fetched: counters.bars_fetched.load(Ordering::Relaxed),
         stopped_by_signal,
     })
 }

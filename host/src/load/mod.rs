@@ -25,7 +25,7 @@ use crate::store::{GapRequest, Store, StoreError};
 
 pub use progress::ProgressStyle;
 pub use report::LoadReport;
-pub use run::{RunOptions, run};
+pub use run::{RunOptions, run, run_plan};
 
 /// What to load.
 #[derive(Debug, Clone)]

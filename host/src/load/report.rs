@@ -17,6 +17,9 @@ pub struct LoadReport {
     pub jobs_retried: u64,
     pub jobs_dead: u64,
     pub rows_written: u64,
+    /// Bars the provider returned; equal to the plan's `expected_rows` when the provider
+    /// returned exactly what was missing.
+    pub bars_fetched: u64,
     pub seconds: f64,
     pub rows_per_second: f64,
     /// The reasons of the jobs that were dead-lettered (most recent last, at most 100).
@@ -48,6 +51,7 @@ impl LoadReport {
             jobs_retried: workers.jobs_retried,
             jobs_dead: workers.jobs_dead,
             rows_written: workers.rows_written,
+            bars_fetched: workers.bars_fetched,
             seconds,
             rows_per_second: if seconds > 0.0 { workers.rows_written as f64 / seconds } else { 0.0 },
             dead_letters,

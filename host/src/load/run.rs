@@ -6,7 +6,7 @@ use std::time::Instant;
 use tokio::sync::watch;
 
 use super::progress::{self, ProgressStyle};
-use super::{LoadError, LoadReport, LoadRequest, plan_load};
+use super::{LoadError, LoadPlan, LoadReport, LoadRequest, plan_load};
 use crate::plugin::Registry;
 use crate::provider::Provider;
 use crate::queue::{JobQueue, Queue};
@@ -34,6 +34,24 @@ pub async fn run(
 ) -> Result<LoadReport, LoadError> {
     let started = Instant::now();
     let plan = plan_load(&registry, &store, request).await?;
+    run_plan(registry, store, provider, queue, plan, options, shutdown, started).await
+}
+
+/// Enqueues the jobs of a plan already made and works them off, as `run` does after
+/// planning. For callers that look at the plan first (`refresh` reports the bars missing
+/// and skips the workers when there is nothing to do); `started` is when the caller began,
+/// so the report's time includes its planning.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_plan(
+    registry: Arc<Registry>,
+    store: Store,
+    provider: Arc<dyn Provider>,
+    queue: Queue,
+    plan: LoadPlan,
+    options: RunOptions,
+    shutdown: watch::Receiver<bool>,
+    started: Instant,
+) -> Result<LoadReport, LoadError> {
     let counters = Arc::new(WorkerCounters::default());
 
     // Enqueue concurrently with the workers: a plan larger than the queue's backlog limit
@@ -49,7 +67,7 @@ pub async fn run(
 
     let worker_summary = if options.submit_only {
         enqueue.await.map_err(|error| LoadError::Worker(error.to_string()))??;
-        WorkerSummary { jobs_done: 0, jobs_retried: 0, jobs_dead: 0, rows_written: 0, stopped_by_signal: false }
+        WorkerSummary { jobs_done: 0, jobs_retried: 0, jobs_dead: 0, rows_written: 0, bars_fetched: 0, stopped_by_signal: false }
     } else {
         let (progress_done, progress_done_receiver) = watch::channel(false);
         let progress = tokio::spawn(progress::show(
