@@ -14,6 +14,7 @@ pub mod plan;
 pub mod plugin;
 pub mod provider;
 pub mod queue;
+pub mod refresh;
 pub mod schedule;
 pub mod server;
 pub mod store;

@@ -16,6 +16,7 @@ pub mod bench_serve;
 pub mod bench_queue;
 pub mod calendar;
 pub mod plugins;
+pub mod refresh;
 pub mod serve;
 
 /// Command-line options shared by every subcommand.
@@ -62,6 +63,8 @@ pub enum Command {
     Bench(bench::BenchCommand),
     /// Run the host: watch the --plugins folder and serve the admin API.
     Serve(serve::ServeArgs),
+    /// Bring a development dataset (a refresh profile) up to date in its own database.
+    Refresh(refresh::RefreshArgs),
 }
 
 impl GlobalOptions {
@@ -110,5 +113,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Calendar(command) => calendar::run(&cli.global, command),
         Command::Bench(command) => bench::run(&cli.global, command),
         Command::Serve(args) => serve::run(&cli.global, args),
+        Command::Refresh(args) => refresh::run(&cli.global, args),
     }
 }
