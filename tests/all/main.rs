@@ -12,3 +12,4 @@ mod policies;
 mod queue;
 mod serve;
 mod load;
+mod refresh;

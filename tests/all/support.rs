@@ -56,3 +56,51 @@ pub fn postgres_url() -> Option<String> {
 pub fn redis_url() -> Option<String> {
     service_url("TICKSTOCK_TEST_REDIS_URL", "Redis")
 }
+
+/// A fresh PostgreSQL database for one test, dropped (with everything in it) when the
+/// guard goes. `admin_url` names any database the test user may connect to.
+pub struct TestDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub fn create(admin_url: &str) -> TestDatabase {
+        let name = format!(
+            "tickstock_test_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros()
+        );
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            use sqlx::Connection as _;
+            let mut connection = sqlx::PgConnection::connect(admin_url).await.expect("connect to PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut connection).await.unwrap();
+        });
+        let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap_or(admin_url);
+        TestDatabase { admin_url: admin_url.to_string(), url: format!("{base}/{name}"), name }
+    }
+
+    /// The first column of the first row of `sql` as an integer (a count).
+    pub fn count(&self, sql: &str) -> i64 {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            use sqlx::Connection as _;
+            let mut connection = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut connection).await.unwrap_or_else(|error| panic!("{sql}: {error}"))
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            use sqlx::Connection as _;
+            if let Ok(mut connection) = sqlx::PgConnection::connect(&self.admin_url).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut connection).await;
+            }
+        });
+    }
+}
