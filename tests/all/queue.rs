@@ -116,6 +116,7 @@ on_both_backends!(
     backpressure_holds_the_backlog_at_the_limit_until_acks_free_room,
     a_job_of_a_newer_format_is_dead_lettered_with_the_reason_not_dropped,
     bulk_enqueue_of_several_chunks_keeps_every_job,
+    a_consumer_retires_only_once_it_holds_no_job,
 );
 
 async fn every_tier_round_trips_through_enqueue_dequeue_ack(backend: Backend) {
@@ -390,6 +391,18 @@ async fn bulk_enqueue_of_several_chunks_keeps_every_job(backend: Backend) {
     }
     assert_eq!(seen.len(), 4500);
     assert_eq!(queue.status().await.unwrap().backlog(), 0);
+}
+
+async fn a_consumer_retires_only_once_it_holds_no_job(backend: Backend) {
+    let Some(fixture) = Fixture::open(backend, test_options()).await else { return };
+    let queue = &fixture.queue;
+    let worker = queue.another_consumer().await.unwrap();
+    queue.enqueue(&job(Tier::High, "RETIRE")).await.unwrap();
+    let delivery = worker.try_dequeue(Tier::High).await.unwrap().expect("the job");
+    assert!(!worker.retire().await.unwrap(), "it holds a job in flight");
+    assert_eq!(queue.status().await.unwrap().tier(Tier::High).in_flight, 1, "retiring kept the job in flight");
+    worker.ack(&delivery).await.unwrap();
+    assert!(worker.retire().await.unwrap());
 }
 
 /// A `redis-server` of this test's own, persisting with AOF into a temp dir, killed with

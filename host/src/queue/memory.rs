@@ -103,6 +103,12 @@ impl MemoryQueue {
         &self.consumer
     }
 
+    /// True when this consumer holds no job in flight (the in-process queue keeps no
+    /// consumer list, so there is nothing else to remove).
+    pub fn retire(&self) -> bool {
+        !self.lock().in_flight.values().any(|in_flight| in_flight.consumer == self.consumer)
+    }
+
     /// Deletes every job: queued, in flight and dead.
     pub fn purge(&self) {
         *self.lock() = State::default();

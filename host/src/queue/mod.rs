@@ -274,7 +274,10 @@ pub trait JobQueue: Send + Sync {
     fn try_dequeue(&self, tier: Tier) -> impl Future<Output = Result<Option<Delivery>, QueueError>> + Send;
 
     /// The next job of any of `tiers` (preferred in the given order), waiting up to
-    /// `timeout` for one to arrive; None when none did.
+    /// `timeout` for one to arrive; None when none did. Call it from one dispatch loop per
+    /// process (Redis serves one blocking read per process at a time), and let it finish
+    /// rather than cancelling it: a job Redis delivered to a cancelled call waits in
+    /// flight until `claim_idle` passes.
     fn dequeue(&self, tiers: &[Tier], timeout: Duration) -> impl Future<Output = Result<Option<Delivery>, QueueError>> + Send;
 
     /// The job is done (its store transaction committed): remove it for good.
@@ -338,6 +341,16 @@ impl Queue {
         match self {
             Queue::Memory(queue) => queue.consumer_name(),
             Queue::Redis(queue) => queue.consumer_name(),
+        }
+    }
+
+    /// Leaves the consumer group at shutdown if this consumer has no job in flight (a
+    /// Redis group otherwise lists every consumer that ever ran); false while it still
+    /// holds jobs, which then stay claimable by others.
+    pub async fn retire(&self) -> Result<bool, QueueError> {
+        match self {
+            Queue::Memory(queue) => Ok(queue.retire()),
+            Queue::Redis(queue) => queue.retire().await,
         }
     }
 

@@ -54,8 +54,13 @@ const LONGEST_BLOCK: Duration = Duration::from_secs(5);
 const ENQUEUE_CHUNK: usize = 1000;
 /// Script calls sent per round trip by `enqueue_many`.
 const CHUNKS_PER_ROUND_TRIP: usize = 4;
-/// Entries one XAUTOCLAIM call may claim, and calls per reclaim run.
-const RECLAIM_COUNT: usize = 10;
+/// Entries one reclaim run takes over: one, handed out at once. Claiming a batch would
+/// park the rest in this process's stash, where they age again if the dispatcher does
+/// not ask for their tier soon, get taken over once more, and burn delivery counts of
+/// jobs nobody worked on. (XAUTOCLAIM COUNT 1 still scans up to 10 pending entries.)
+const RECLAIM_COUNT: usize = 1;
+/// XAUTOCLAIM calls per run at most: up to 160 pending entries scanned per run; the rest
+/// of the pending list is scanned by the next runs, which are then due at once.
 const RECLAIM_CALLS_PER_RUN: usize = 16;
 
 /// KEYS[1..4]: the tier streams in `Tier::ALL` order. ARGV[1]: max backlog; then pairs of
@@ -119,6 +124,17 @@ redis.call('XADD', KEYS[tonumber(ARGV[2])], '*', 'job', ARGV[4])
 return 1
 ";
 
+/// KEYS: the tier streams. ARGV: group, consumer. Removes the consumer from the group on
+/// every stream only if it has nothing in flight on any (XGROUP DELCONSUMER would throw
+/// its pending entries away); returns 1 if removed, else 0.
+const RETIRE_SCRIPT: &str = r"
+for i = 1, #KEYS do
+  if #redis.call('XPENDING', KEYS[i], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+end
+for i = 1, #KEYS do redis.call('XGROUP', 'DELCONSUMER', KEYS[i], ARGV[1], ARGV[2]) end
+return 1
+";
+
 /// A handle on a Redis Streams queue; clones share the connections and consumer name.
 #[derive(Clone)]
 pub struct RedisQueue {
@@ -160,6 +176,7 @@ struct Scripts {
     dead_letter: Script,
     keep_alive: Script,
     retry_dead: Script,
+    retire: Script,
 }
 
 #[derive(Debug, Clone)]
@@ -235,6 +252,7 @@ impl RedisQueue {
                     dead_letter: Script::new(DEAD_LETTER_SCRIPT),
                     keep_alive: Script::new(KEEP_ALIVE_SCRIPT),
                     retry_dead: Script::new(RETRY_DEAD_SCRIPT),
+                    retire: Script::new(RETIRE_SCRIPT),
                 },
                 options,
             }),
@@ -251,6 +269,19 @@ impl RedisQueue {
 
     pub fn consumer_name(&self) -> &str {
         &self.shared.consumer
+    }
+
+    /// Removes this consumer from the group when it has no job in flight, so consumer
+    /// names of finished processes do not pile up; false (and nothing removed) while it
+    /// still holds jobs, which must be acked or taken over first.
+    pub async fn retire(&self) -> Result<bool, QueueError> {
+        let mut invocation = self.shared.scripts.retire.prepare_invoke();
+        for key in &self.shared.job_keys {
+            invocation.key(key);
+        }
+        invocation.arg(GROUP).arg(&self.shared.consumer);
+        let retired: i64 = invocation.invoke_async(&mut self.connection()).await?;
+        Ok(retired == 1)
     }
 
     /// The Redis keys this queue uses: the four tier streams, then the four dead streams.
