@@ -109,11 +109,13 @@ pub fn run(options: &GlobalOptions, args: RefreshArgs) -> anyhow::Result<()> {
                 ProgressStyle::Quiet
             },
             submit_only: false,
+            observer: None,
         },
         started,
     };
-    // A current-thread runtime: the refresh's async work is waiting on SQLite or the
-    // network, and a multi-threaded runtime's start-up shows in the nothing-to-do time.
+    // A current-thread runtime: a refresh is a few jobs whose time goes to SQLite's own
+    // thread or the PostgreSQL server, so a pool of runtime threads (what `load` starts
+    // for thousands of jobs) would only add threads to start and stop.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let report = runtime.block_on(async {
         // No Ctrl-C handler of our own: a refresh takes seconds, and the default (exit at
