@@ -17,6 +17,7 @@ admin_url="${1:-}"
 scratch="$(mktemp -d)"
 database="tickstock_bench_refresh_$$"
 cleanup() {
+    cd / # psql refuses to start in a deleted folder
     rm -rf "$scratch"
     if [[ -n "$admin_url" ]]; then psql "$admin_url" -qc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null; fi
 }
