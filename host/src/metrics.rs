@@ -162,7 +162,7 @@ impl Metrics {
         for tier in Tier::ALL {
             metrics.set_queue_depth(tier, 0);
             for outcome in [JobOutcome::Done, JobOutcome::Retried, JobOutcome::Dead] {
-                metrics.jobs.get_or_create(&JobLabels { tier: tier.as_str().into(), outcome: outcome.as_str().into() });
+                let _ = metrics.jobs.get_or_create(&JobLabels { tier: tier.as_str().into(), outcome: outcome.as_str().into() });
             }
         }
         Metrics { registry, ..metrics }

@@ -119,6 +119,19 @@ pub struct WorkerSummary {
     pub stopped_by_signal: bool,
 }
 
+/// Something that happened to a job, for whoever watches (serve's load board, metrics).
+#[derive(Debug)]
+pub enum JobEvent<'a> {
+    Done { job: &'a crate::queue::JobPayload, tier: Tier, rows: u64 },
+    Retried { job: &'a crate::queue::JobPayload, tier: Tier, error: &'a str },
+    Dead { job: &'a crate::queue::JobPayload, tier: Tier, reason: &'a str },
+    /// The provider's circuit changed state.
+    Circuit { provider: &'a str, state: CircuitState },
+}
+
+/// Called for every `JobEvent`, on the worker's task: keep it quick.
+pub type JobObserver = Arc<dyn Fn(&JobEvent<'_>) + Send + Sync>;
+
 /// What the workers need from the rest of tickstock.
 #[derive(Clone)]
 pub struct WorkerContext {
@@ -127,6 +140,16 @@ pub struct WorkerContext {
     pub provider: Arc<dyn Provider>,
     pub queue: Queue,
     pub counters: Arc<WorkerCounters>,
+    /// Told about every finished, retried or dead job; None for a plain CLI load.
+    pub observer: Option<JobObserver>,
+}
+
+impl WorkerContext {
+    fn notify(&self, event: JobEvent<'_>) {
+        if let Some(observer) = &self.observer {
+            observer(&event);
+        }
+    }
 }
 
 /// How a job ended.
@@ -171,7 +194,10 @@ pub async fn run_workers(
         }
         let at_capacity = running.len() >= workers || (!running.is_empty() && bytes_in_flight >= options.memory_budget_bytes);
         let circuit = breaker.lock().expect("breaker lock").state(Instant::now());
-        *context.counters.circuit.lock().expect("counters lock") = Some(circuit);
+        let previous = context.counters.circuit.lock().expect("counters lock").replace(circuit);
+        if previous != Some(circuit) {
+            context.notify(JobEvent::Circuit { provider: &context.provider.name(), state: circuit });
+        }
         let circuit_blocks = match circuit {
             CircuitState::Closed => false,
             CircuitState::HalfOpen => !running.is_empty(),
@@ -438,6 +464,7 @@ async fn settle(context: &WorkerContext, options: &WorkerOptions, delivery: &Del
             counters.done_by_tier[tier_index(delivery.tier)].fetch_add(1, Ordering::Relaxed);
             counters.rows_written.fetch_add(*rows, Ordering::Relaxed);
             counters.job_millis.fetch_add(elapsed.as_millis() as u64, Ordering::Relaxed);
+            context.notify(JobEvent::Done { job: &delivery.job, tier: delivery.tier, rows: *rows });
         }
         JobOutcome::Transient { error, retry_after, .. } => {
             let delay = options.backoff.delay(delivery.deliveries, jitter()).max(retry_after.unwrap_or_default());
@@ -446,8 +473,13 @@ async fn settle(context: &WorkerContext, options: &WorkerOptions, delivery: &Del
             match context.queue.nack(delivery, error).await {
                 Ok(NackOutcome::Requeued) => {
                     counters.jobs_retried.fetch_add(1, Ordering::Relaxed);
+                    context.notify(JobEvent::Retried { job: &delivery.job, tier: delivery.tier, error });
                 }
-                Ok(NackOutcome::DeadLettered) => note_dead(counters, format!("{} (after {} deliveries)", error, delivery.deliveries)),
+                Ok(NackOutcome::DeadLettered) => {
+                    let reason = format!("{} (after {} deliveries)", error, delivery.deliveries);
+                    context.notify(JobEvent::Dead { job: &delivery.job, tier: delivery.tier, reason: &reason });
+                    note_dead(counters, reason);
+                }
                 Ok(NackOutcome::NotInFlight) => {}
                 Err(queue_error) => tracing::warn!(job = %delivery.job.id, %queue_error, "could not nack; the job will be reclaimed"),
             }
@@ -455,7 +487,10 @@ async fn settle(context: &WorkerContext, options: &WorkerOptions, delivery: &Del
         JobOutcome::Permanent { reason } => {
             tracing::warn!(job = %delivery.job.id, "permanent failure, dead-lettered: {reason}");
             match context.queue.dead_letter(delivery, reason).await {
-                Ok(()) => note_dead(counters, reason.clone()),
+                Ok(()) => {
+                    context.notify(JobEvent::Dead { job: &delivery.job, tier: delivery.tier, reason });
+                    note_dead(counters, reason.clone());
+                }
                 Err(queue_error) => tracing::warn!(job = %delivery.job.id, %queue_error, "could not dead-letter; the job will be reclaimed"),
             }
         }

@@ -469,6 +469,7 @@ fn saturated_tiers_complete_in_proportion_to_their_weights() {
             provider: Arc::new(RecordingProvider { order: order.clone() }),
             queue,
             counters: Default::default(),
+            observer: None,
         };
         let options = tickstock::worker::WorkerOptions { workers: 4, ..Default::default() };
         let (_shutdown_sender, shutdown) = tokio::sync::watch::channel(false);

@@ -83,6 +83,7 @@ pub fn run(options: &GlobalOptions, args: LoadBenchArgs) -> anyhow::Result<()> {
             workers: WorkerOptions { workers: args.workers.max(1), ..WorkerOptions::default() },
             progress: ProgressStyle::Quiet,
             submit_only: false,
+            observer: None,
         };
         let outcome =
             crate::load::run(registry, store.clone(), Arc::new(SyntheticProvider), queue, &request, run_options, shutdown).await;

@@ -383,6 +383,7 @@ pub fn load(options: &GlobalOptions, args: LoadArgs) -> anyhow::Result<()> {
                 ProgressArg::None => ProgressStyle::Quiet,
             },
             submit_only: args.submit_only,
+            observer: None,
         };
         let report =
             crate::load::run(registry, store.clone(), args.work.provider()?, queue, &request, run_options, shutdown).await;
@@ -460,6 +461,7 @@ pub fn worker(options: &GlobalOptions, args: WorkerArgs) -> anyhow::Result<()> {
             provider: args.work.provider()?,
             queue,
             counters: Arc::new(WorkerCounters::default()),
+            observer: None,
         };
         let (_never, no_more_jobs) = watch::channel(false);
         let summary =

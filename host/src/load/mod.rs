@@ -7,6 +7,7 @@
 //! workers (`crate::worker`), showing progress; the store is the ledger, so running the
 //! same request again only does what is still missing.
 
+mod board;
 mod progress;
 mod report;
 mod run;
@@ -23,6 +24,7 @@ use crate::plugin::{CallError, PluginKind, Registry};
 use crate::queue::{JobPayload, QueueError};
 use crate::store::{GapRequest, Store, StoreError};
 
+pub use board::{LoadBoard, LoadStatus, TierProgress};
 pub use progress::ProgressStyle;
 pub use report::LoadReport;
 pub use run::{RunOptions, run, run_plan};

@@ -13,12 +13,25 @@ use crate::queue::{JobQueue, Queue};
 use crate::store::Store;
 use crate::worker::{WorkerContext, WorkerCounters, WorkerOptions, WorkerSummary, run_workers};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     pub workers: WorkerOptions,
     pub progress: ProgressStyle,
     /// Enqueue the jobs and return: other processes (`tickstock worker`) do the work.
     pub submit_only: bool,
+    /// Told about every job event (metrics, a load board); None for a plain CLI load.
+    pub observer: Option<crate::worker::JobObserver>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("workers", &self.workers)
+            .field("progress", &self.progress)
+            .field("submit_only", &self.submit_only)
+            .field("observer", &self.observer.as_ref().map(|_| "set"))
+            .finish()
+    }
 }
 
 /// Plans the load, enqueues its jobs and, unless `submit_only`, works the queue off in
@@ -77,7 +90,7 @@ pub async fn run_plan(
             plan.jobs.len() as u64,
             progress_done_receiver,
         ));
-        let context = WorkerContext { registry, store: store.clone(), provider: provider.clone(), queue: queue.clone(), counters: counters.clone() };
+        let context = WorkerContext { registry, store: store.clone(), provider: provider.clone(), queue: queue.clone(), counters: counters.clone(), observer: options.observer.clone() };
         let summary = run_workers(context, options.workers, shutdown, more_jobs_coming).await;
         let _ = progress_done.send(true);
         let _ = progress.await;

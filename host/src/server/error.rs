@@ -24,6 +24,9 @@ pub enum ApiError {
     Calendar(#[from] CalendarError),
     #[error(transparent)]
     Watch(#[from] WatchError),
+    /// A plugin the request depends on failed (a batch policy's plan was refused).
+    #[error("{0}")]
+    Upstream(String),
     /// A bug or a lost task; the message is logged and sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -43,6 +46,7 @@ impl ApiError {
                 // not the caller's.
                 CalendarError::Plugin { .. } | CalendarError::InvalidSpec { .. } => StatusCode::BAD_GATEWAY,
             },
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Watch(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -8,6 +8,7 @@
 //! mutating route, and its workers start next to the watcher in `cli::serve`.
 
 mod error;
+pub mod loads;
 mod routes;
 
 use std::future::Future;
