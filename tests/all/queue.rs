@@ -117,6 +117,7 @@ on_both_backends!(
     a_job_of_a_newer_format_is_dead_lettered_with_the_reason_not_dropped,
     bulk_enqueue_of_several_chunks_keeps_every_job,
     a_consumer_retires_only_once_it_holds_no_job,
+    a_purged_queue_is_empty_and_still_usable,
 );
 
 async fn every_tier_round_trips_through_enqueue_dequeue_ack(backend: Backend) {
@@ -403,6 +404,23 @@ async fn a_consumer_retires_only_once_it_holds_no_job(backend: Backend) {
     assert_eq!(queue.status().await.unwrap().tier(Tier::High).in_flight, 1, "retiring kept the job in flight");
     worker.ack(&delivery).await.unwrap();
     assert!(worker.retire().await.unwrap());
+}
+
+async fn a_purged_queue_is_empty_and_still_usable(backend: Backend) {
+    let Some(fixture) = Fixture::open(backend, test_options()).await else { return };
+    let queue = &fixture.queue;
+    queue.enqueue_many(&[job(Tier::Low, "A"), job(Tier::Low, "B"), job(Tier::High, "C")]).await.unwrap();
+    let in_flight = queue.try_dequeue(Tier::Low).await.unwrap().expect("a job");
+    queue.dead_letter(&in_flight, "gone").await.unwrap();
+    queue.purge().await.unwrap();
+    let status = queue.status().await.unwrap();
+    assert_eq!((status.backlog(), status.tiers.iter().map(|depth| depth.dead).sum::<u64>()), (0, 0), "{status:?}");
+
+    let after = job(Tier::Low, "AFTER");
+    queue.enqueue(&after).await.unwrap();
+    let delivery = within("the job after the purge", queue.dequeue(&[Tier::Low], PATIENCE)).await.unwrap().expect("a job");
+    assert_eq!(delivery.job, after);
+    queue.ack(&delivery).await.unwrap();
 }
 
 /// A `redis-server` of this test's own, persisting with AOF into a temp dir, killed with

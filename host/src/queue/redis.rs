@@ -289,13 +289,14 @@ impl RedisQueue {
         self.shared.job_keys.iter().chain(&self.shared.dead_keys).cloned().collect()
     }
 
-    /// Deletes every stream of this queue (queued, in-flight and dead jobs), then creates
-    /// the groups again so the queue stays usable.
+    /// Deletes every stream of this queue (queued, in-flight and dead jobs), leaving no
+    /// key behind. The queue stays usable: the first read that finds the group missing
+    /// creates it again (as after a Redis restart without persistence).
     pub async fn purge(&self) -> Result<(), QueueError> {
         let mut connection = self.shared.commands.clone();
         redis::cmd("DEL").arg(self.keys()).query_async::<()>(&mut connection).await?;
         self.shared.stash.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter_mut().for_each(VecDeque::clear);
-        self.create_groups().await
+        Ok(())
     }
 
     /// Creates the group on every tier stream (and the stream itself, MKSTREAM), reading
