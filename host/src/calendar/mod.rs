@@ -21,8 +21,10 @@
 //!   about, at which `is_open` turns true / false: a lunch break's end counts as an open
 //!   and its start as a close, so the two always agree with `is_open`. The session-level
 //!   view is `sessions`.
-//! - Dates before `first_session` are closed (a fact, not a guess). Other dates outside
-//!   `first_year..=last_year` are `YearOutOfRange`.
+//! - Every date outside `first_year..=last_year` is `YearOutOfRange`, even one before
+//!   `first_session`: a calendar plugin may start its coverage long after the exchange
+//!   opened (NYSE traded before 2000), so "closed" there would be a guess. Inside the
+//!   covered years, dates before `first_session` are closed (Xetra before its launch).
 
 mod error;
 mod schedule;
@@ -140,6 +142,7 @@ impl Calendar {
     pub fn status(&self, at: DateTime<Utc>) -> Result<Status, CalendarError> {
         let instant = at.timestamp();
         if instant < self.first_session_start {
+            self.check_covered(instant)?;
             return Ok(Status::Closed {
                 reason: ClosedReason::BeforeFirstSession,
                 next_open: self.next_open_for_status(instant)?,
@@ -193,6 +196,7 @@ impl Calendar {
 
     /// Why `date` is a trading day or not.
     pub fn explain(&self, date: NaiveDate) -> Result<DayExplanation, CalendarError> {
+        self.year_index(date.year())?;
         if date < self.spec.first_session {
             return Ok(DayExplanation::BeforeFirstSession { date, first_session: self.spec.first_session });
         }
@@ -320,6 +324,7 @@ impl Calendar {
         // Boundaries at or before `instant`, counted in its own year; in every later year
         // (and before the first session) all boundaries lie after it, so the count is 0.
         let (mut index, mut at_or_before) = if instant < self.first_session_start {
+            self.check_covered(instant)?;
             (self.year_index(self.spec.first_session.year())?, 0)
         } else {
             let index = self.year_index_at(instant)?;
@@ -372,6 +377,7 @@ impl Calendar {
         if from > to {
             return Err(CalendarError::FromAfterTo { from: from.to_string(), to: to.to_string() });
         }
+        self.year_index(from.year())?;
         let from = from.max(self.spec.first_session);
         if from > to {
             return Ok(());
@@ -389,10 +395,23 @@ impl Calendar {
     #[inline]
     pub(crate) fn is_open_at(&self, instant: i64) -> Result<bool, CalendarError> {
         if instant < self.first_session_start {
+            self.check_covered(instant)?;
             return Ok(false);
         }
         let schedule = self.schedule(self.year_index_at(instant)?)?;
         Ok(schedule.locate(instant).1 % 2 == 1)
+    }
+}
+
+impl Calendar {
+    /// Instants before the first covered year are refused, not guessed (see the module
+    /// comment); only called on the cold path before the first session.
+    fn check_covered(&self, instant: i64) -> Result<(), CalendarError> {
+        if instant < self.year_starts[0] {
+            let local_year = utc_from_seconds(instant).with_timezone(&self.spec.timezone).year();
+            return Err(self.year_out_of_range(local_year));
+        }
+        Ok(())
     }
 }
 

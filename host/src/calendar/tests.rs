@@ -309,18 +309,32 @@ fn dates_before_the_first_session_are_closed_not_errors() {
     assert_eq!(sessions.len(), 3);
     assert!(!xetra.is_open(utc("1997-11-27T10:00:00Z")).unwrap());
     assert!(xetra.is_open(utc("1997-11-28T10:00:00Z")).unwrap());
-    // 1990 is before the first session and before the first year: still a fact, not a guess.
-    assert!(!xetra.is_open(utc("1990-06-01T10:00:00Z")).unwrap());
-    assert_eq!(xetra.next_open(utc("1990-06-01T10:00:00Z")).unwrap(), utc("1997-11-28T08:00:00Z"));
+    assert_eq!(xetra.next_open(utc("1997-06-01T10:00:00Z")).unwrap(), utc("1997-11-28T08:00:00Z"));
     assert_eq!(
-        xetra.status(utc("1990-06-01T10:00:00Z")).unwrap(),
+        xetra.status(utc("1997-06-01T10:00:00Z")).unwrap(),
         Status::Closed { reason: ClosedReason::BeforeFirstSession, next_open: Some(utc("1997-11-28T08:00:00Z")) }
     );
     assert_eq!(
         xetra.explain(date("1997-11-27")).unwrap(),
         DayExplanation::BeforeFirstSession { date: date("1997-11-27"), first_session: date("1997-11-28") }
     );
-    assert_eq!(xetra.session_count(date("1990-01-01"), date("1997-11-27")).unwrap(), 0);
+    assert_eq!(xetra.session_count(date("1997-01-01"), date("1997-11-27")).unwrap(), 0);
+}
+
+#[test]
+fn years_before_the_first_year_are_refused_even_before_the_first_session() {
+    // A calendar's coverage may start long after the exchange opened (NYSE traded before
+    // 2000), so "closed" before the first covered year would be a guess.
+    let xetra = xetra();
+    let refused = |outcome: Result<(), CalendarError>| match outcome {
+        Err(CalendarError::YearOutOfRange { year: 1990, first: 1997, .. }) => {}
+        other => panic!("expected 1990 to be out of range, got {other:?}"),
+    };
+    refused(xetra.is_open(utc("1990-06-01T10:00:00Z")).map(drop));
+    refused(xetra.status(utc("1990-06-01T10:00:00Z")).map(drop));
+    refused(xetra.next_open(utc("1990-06-01T10:00:00Z")).map(drop));
+    refused(xetra.explain(date("1990-06-01")).map(drop));
+    refused(xetra.sessions(date("1990-01-01"), date("1997-12-31")).map(drop));
 }
 
 // ---- instants ---------------------------------------------------------------------------
@@ -711,7 +725,7 @@ fn random_calendar(seed: u64) -> Calendar {
         timezone,
         weekend: weekend.clone(),
         first_session,
-        first_year: 2010,
+        first_year: 2009,
         last_year: 2013,
         published_through: 2012,
         hours: hours.clone(),
