@@ -192,6 +192,20 @@ pub fn special_days(list: &mut SpecialDayList, sources: &UsSources) {
         );
     }
 
+    // One-off early closes.
+    if year == 2003 {
+        // Friday after a Thursday Christmas: a one-off 13:00 close announced by the
+        // exchanges for 2003 (exchange_calendars agrees).
+        list.add(
+            Date::new(2003, 12, 26),
+            early,
+            "Day after Christmas",
+            "one-off early close",
+            source,
+        )
+        .one_off();
+    }
+
     // One-off closures.
     for day in 11..=14 {
         list.closed(
