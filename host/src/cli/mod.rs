@@ -12,9 +12,12 @@ use clap::{Parser, Subcommand};
 use crate::plugin::{Limits, Registry, Runtime, RuntimeOptions};
 
 pub mod bench;
-pub mod bench_serve;
+pub mod bench_load;
+pub mod bench_plugins;
 pub mod bench_queue;
+pub mod bench_serve;
 pub mod calendar;
+pub mod load;
 pub mod plugins;
 pub mod refresh;
 pub mod serve;
@@ -63,6 +66,15 @@ pub enum Command {
     Bench(bench::BenchCommand),
     /// Run the host: watch the --plugins folder and serve the admin API.
     Serve(serve::ServeArgs),
+    /// Load bars: gaps from the store, jobs from the policy, work through the queue.
+    Load(load::LoadArgs),
+    /// Dry run of a load: jobs per tier, sessions, expected rows and provider calls.
+    Plan(load::PlanArgs),
+    /// Join a Redis queue and work its jobs until stopped.
+    Worker(load::WorkerArgs),
+    /// Queue status and dead letters.
+    #[command(subcommand)]
+    Jobs(load::JobsCommand),
     /// Bring a development dataset (a refresh profile) up to date in its own database.
     Refresh(refresh::RefreshArgs),
 }
@@ -113,6 +125,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Calendar(command) => calendar::run(&cli.global, command),
         Command::Bench(command) => bench::run(&cli.global, command),
         Command::Serve(args) => serve::run(&cli.global, args),
+        Command::Load(args) => load::load(&cli.global, args),
+        Command::Plan(args) => load::plan(&cli.global, args),
+        Command::Worker(args) => load::worker(&cli.global, args),
+        Command::Jobs(command) => load::jobs(command),
         Command::Refresh(args) => refresh::run(&cli.global, args),
     }
 }
