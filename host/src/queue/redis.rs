@@ -309,10 +309,10 @@ impl RedisQueue {
         // Each reply is OK or BUSYGROUP (the group exists); only the latter is expected.
         let replies: Vec<Value> = pipeline.ignore_errors().query_async(&mut self.shared.commands.clone()).await?;
         for reply in replies {
-            if let Value::ServerError(error) = &reply {
-                if error.code() != "BUSYGROUP" {
-                    return Err(QueueError::UnexpectedReply { command: "XGROUP CREATE", detail: format!("{error:?}") });
-                }
+            if let Value::ServerError(error) = &reply
+                && error.code() != "BUSYGROUP"
+            {
+                return Err(QueueError::UnexpectedReply { command: "XGROUP CREATE", detail: format!("{error:?}") });
             }
         }
         Ok(())
