@@ -69,6 +69,8 @@ const XETRA: Expect = open("09:00", "17:30");
 const XETRA_EARLY: Expect = open("09:00", "14:00");
 const XETRA_AT_LAUNCH: Expect = open("08:30", "17:00");
 const XETRA_EVENING_HOURS: Expect = open("09:00", "20:00");
+const TORONTO: Expect = open("09:30", "16:00");
+const TORONTO_EARLY: Expect = open("09:30", "13:00");
 
 /// "US" rows are checked on both XNYS and XNAS, which share a holiday calendar.
 #[rustfmt::skip]
@@ -199,6 +201,37 @@ const FACTS: &[(&str, &str, Expect, &str)] = &[
     ("XETR", "2024-05-09", XETRA, "Ascension Day is a trading day"),
     ("XETR", "2012-12-28", XETRA_EARLY, "last trading day before December 31"),
     ("XETR", "2021-12-30", XETRA_EARLY, "last trading day before December 31"),
+    // Toronto. Sources: TMX Group's trading calendar and its December "Holiday Operating
+    // Schedule" notices (2020, 2021, 2023, 2024, 2025).
+    ("XTSE", "2024-03-11", TORONTO, "regular hours 09:30-16:00"),
+    ("XTSE", "2022-01-03", Closed, "New Year's Day on Saturday: Monday (TMX notice 2021-11-30)"),
+    ("XTSE", "2021-12-31", TORONTO, "New Year's Eve is a full day, not made up on Friday"),
+    ("XTSE", "2024-12-31", TORONTO, "New Year's Eve is a full day (TMX notice 2024-12-02)"),
+    ("XTSE", "2023-01-02", Closed, "New Year's Day on Sunday: Monday"),
+    ("XTSE", "2024-02-19", Closed, "Family Day, third Monday of February"),
+    ("XTSE", "2024-02-20", TORONTO, "the day after Family Day"),
+    ("XTSE", "2024-03-29", Closed, "Good Friday"),
+    ("XTSE", "2024-04-01", TORONTO, "Easter Monday is a trading day"),
+    ("XTSE", "2024-05-20", Closed, "Victoria Day, Monday before May 25"),
+    ("XTSE", "2021-05-24", Closed, "Victoria Day on May 24 itself"),
+    ("XTSE", "2024-07-01", Closed, "Canada Day"),
+    ("XTSE", "2023-07-03", Closed, "Canada Day on Saturday: Monday"),
+    ("XTSE", "2018-07-02", Closed, "Canada Day on Sunday: Monday"),
+    ("XTSE", "2024-08-05", Closed, "Civic Holiday, first Monday of August"),
+    ("XTSE", "2024-09-02", Closed, "Labour Day"),
+    ("XTSE", "2024-09-30", TORONTO, "National Day for Truth and Reconciliation is not a TSX holiday"),
+    ("XTSE", "2024-10-14", Closed, "Thanksgiving, second Monday of October"),
+    ("XTSE", "2024-11-11", TORONTO, "Remembrance Day: equities trade"),
+    ("XTSE", "2022-09-19", TORONTO, "Queen Elizabeth II's funeral: federal holiday, TSX traded"),
+    ("XTSE", "2024-12-24", TORONTO_EARLY, "Christmas Eve on a weekday: open until 13:00"),
+    ("XTSE", "2020-12-24", TORONTO_EARLY, "Christmas Eve (TMX notice 2020-11-24)"),
+    ("XTSE", "2023-12-22", TORONTO, "Christmas Eve on Sunday: no early close on Friday"),
+    ("XTSE", "2020-12-28", Closed, "Boxing Day on Saturday: Monday (TMX notice 2020-11-24)"),
+    ("XTSE", "2021-12-27", Closed, "Christmas on Saturday: Monday (TMX notice 2021-11-30)"),
+    ("XTSE", "2021-12-28", Closed, "Boxing Day on Sunday: Tuesday (TMX notice 2021-11-30)"),
+    ("XTSE", "2022-12-26", Closed, "Boxing Day"),
+    ("XTSE", "2022-12-27", Closed, "Christmas on Sunday: Tuesday"),
+    ("XTSE", "2025-12-26", Closed, "Boxing Day (TMX notice 2025-12-03)"),
 ];
 
 fn local(calendar: &Calendar, instant: chrono::DateTime<chrono::Utc>) -> String {
@@ -293,6 +326,9 @@ fn dst_changes_move_the_utc_open_but_not_the_local_one() {
         ("XLON", "2024-04-02", "07:00"),
         ("XETR", "2024-03-28", "08:00"),
         ("XETR", "2024-04-02", "07:00"),
+        // Toronto follows the US DST dates.
+        ("XTSE", "2024-03-08", "14:30"),
+        ("XTSE", "2024-03-11", "13:30"),
         // Tokyo has no DST.
         ("XTKS", "2024-03-08", "00:00"),
     ];
@@ -315,6 +351,7 @@ fn years_after_a_calendar_ends_are_refused_not_guessed() {
         ("XNYS", "2100-01-04"),
         ("XTKS", "2100-01-04"),
         ("XETR", "2100-01-04"),
+        ("XTSE", "2100-01-04"),
     ] {
         match calendar(mic).session_on(date(text)) {
             Err(CalendarError::YearOutOfRange { .. }) => {}
@@ -335,6 +372,9 @@ fn dates_before_a_calendar_begins_never_get_a_session_or_a_holiday() {
         ("XLON", "1999-12-31"),
         ("XNYS", "1999-12-31"),
         ("XETR", "1997-11-27"),
+        // Toronto starts in 2010, the first year its Christmas Eve early close is
+        // documented.
+        ("XTSE", "2009-12-24"),
     ] {
         match calendar(mic).explain(date(text)) {
             Ok(DayExplanation::BeforeFirstSession { .. })
@@ -413,6 +453,14 @@ fn special_days_carry_names_sources_and_certainty() {
             Certainty::Official,
             None,
         ),
+        (
+            "XTSE",
+            "2023-07-03",
+            "Canada Day",
+            Certainty::Official,
+            Some("2023-07-01"),
+        ),
+        ("XTSE", "2027-07-01", "Canada Day", Certainty::Projected, None),
     ];
     for (mic, text, name, certainty, observed_from) in cases {
         let explanation = calendar(mic).explain(date(text)).unwrap();
@@ -461,6 +509,13 @@ const SESSION_COUNTS: &[(&str, i32, usize, &str)] = &[
     ("XETR", 2019, 251, "261 weekdays - 10 closing days (Whit Monday and Oct 3 included)"),
     ("XETR", 2023, 255, "260 weekdays - 5 closing days (Jan 1, Dec 24, Dec 31 on Sundays)"),
     ("XETR", 2024, 254, "262 weekdays - 8 closing days"),
+    // TSX closes on ten weekdays in each of these years (January 1 or its Monday,
+    // Family Day, Good Friday, Victoria Day, Canada Day or its Monday, Civic Holiday,
+    // Labour Day, Thanksgiving, Christmas and Boxing Day or their Monday/Tuesday).
+    ("XTSE", 2022, 250, "260 weekdays - 10 holidays (Jan 3, Dec 26 and 27 in lieu)"),
+    ("XTSE", 2023, 250, "260 weekdays - 10 holidays (Jan 2 and Jul 3 in lieu)"),
+    ("XTSE", 2024, 252, "262 weekdays - 10 holidays, all on weekdays"),
+    ("XTSE", 2025, 251, "261 weekdays - 10 holidays, all on weekdays"),
 ];
 
 #[test]

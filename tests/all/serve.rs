@@ -338,7 +338,7 @@ async fn calendar_answers_match_the_cli_records_and_errors_are_json() {
     );
     let calendars = server.get_ok("/calendars").await;
     let mics: Vec<&str> = calendars.as_array().unwrap().iter().map(|entry| entry["mic"].as_str().unwrap()).collect();
-    assert_eq!(mics, ["XETR", "XLON", "XNAS", "XNYS", "XTKS"]);
+    assert_eq!(mics, ["XETR", "XLON", "XNAS", "XNYS", "XTKS", "XTSE"]);
 
     let (status, body) = server.get("/calendars/XNYS/status?at=yesterday").await;
     assert_eq!(status, 400);

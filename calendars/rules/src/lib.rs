@@ -1,6 +1,6 @@
 //! Exchange calendar rules, in plain Rust: the date arithmetic and holiday rules
 //! (Easter, nth weekdays, observance and substitute rules, Japan's equinox formula) and
-//! one rule set per exchange (`xnys`, `xnas`, `xtks`, `xlon`, `xetr`). Each calendar
+//! one rule set per exchange (`xnys`, `xnas`, `xtks`, `xlon`, `xetr`, `xtse`). Each calendar
 //! plugin crate is a thin wrapper that calls [`export_calendar!`] on one of these; test
 //! fixtures can wrap a rule set with small changes by implementing [`ExchangeCalendar`]
 //! themselves and delegating.
@@ -19,6 +19,7 @@ pub mod xlon;
 pub mod xnas;
 pub mod xnys;
 pub mod xtks;
+pub mod xtse;
 
 pub use date::{Date, Weekday, days_in_month, is_leap_year};
 pub use list::{SpecialDayList, Specificity};
