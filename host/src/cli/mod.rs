@@ -19,6 +19,7 @@ pub mod bench_serve;
 pub mod calendar;
 pub mod load;
 pub mod plugins;
+pub mod plugins_new;
 pub mod refresh;
 pub mod serve;
 
@@ -103,19 +104,21 @@ fn default_cache_dir() -> Option<PathBuf> {
 }
 
 /// The registry every command works with: the built-in plugins, then the `--plugins`
-/// folder's files on top. A file that fails to load is reported on stderr and skipped;
-/// the built-in of the same name (if any) keeps serving.
+/// folder's files on top, read by the same rules as `serve`'s watcher (editor temp files
+/// and dotfiles skipped, `pins.txt` enforced). A file that fails to load is reported on
+/// stderr and skipped; the built-in of the same name (if any) keeps serving.
 pub fn open_registry(options: &GlobalOptions) -> anyhow::Result<Arc<Registry>> {
     let runtime = Runtime::new(options.runtime_options())?;
-    let registry = Registry::with_builtins(runtime).context("loading the built-in plugins")?;
+    let registry = Arc::new(Registry::with_builtins(runtime).context("loading the built-in plugins")?);
     if let Some(dir) = &options.plugins {
-        for (_path, outcome) in registry.load_folder(dir)? {
-            if let Err(error) = outcome {
-                eprintln!("warning: {error}");
+        let folder = crate::watch::PluginFolder::new(dir, registry.clone(), Arc::new(crate::metrics::Metrics::new()))?;
+        for outcome in folder.rescan()? {
+            if let crate::watch::FileOutcome::Failed { message, .. } = outcome {
+                eprintln!("warning: {message}");
             }
         }
     }
-    Ok(Arc::new(registry))
+    Ok(registry)
 }
 
 /// Runs the parsed command line.

@@ -6,7 +6,7 @@
 //! serving.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use arc_swap::ArcSwapOption;
@@ -112,21 +112,6 @@ impl Registry {
         });
         self.record(&origin, &outcome);
         outcome
-    }
-
-    /// Loads every `*.wasm` file of a folder, in name order; each file's outcome.
-    pub fn load_folder(&self, dir: &Path) -> Result<Vec<(PathBuf, Result<Arc<Generation>, LoadError>)>, LoadError> {
-        let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
-        let mut paths: Vec<PathBuf> = entries
-            .flatten()
-            .map(|entry| entry.path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
-            .collect();
-        paths.sort();
-        Ok(paths.into_iter().map(|path| {
-            let outcome = self.load_file(&path);
-            (path, outcome)
-        }).collect())
     }
 
     /// Takes away the plugin a removed file provided. The built-in of the same kind and
