@@ -13,3 +13,4 @@ mod queue;
 mod serve;
 mod load;
 mod refresh;
+mod plugins_new;

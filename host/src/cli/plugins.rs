@@ -40,6 +40,10 @@ pub enum PluginsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write a ready-to-build plugin crate (Cargo.toml, src/lib.rs with a commented
+    /// example, the WIT, a README) that builds with
+    /// `cargo build --release --target wasm32-wasip2`.
+    New(super::plugins_new::NewPluginArgs),
 }
 
 pub fn run(options: &GlobalOptions, command: PluginsCommand) -> anyhow::Result<()> {
@@ -49,6 +53,7 @@ pub fn run(options: &GlobalOptions, command: PluginsCommand) -> anyhow::Result<(
         PluginsCommand::Diff { old, new, from_year, to_year, json } => {
             diff(options, &old, &new, from_year, to_year, json)
         }
+        PluginsCommand::New(args) => super::plugins_new::run(&args),
     }
 }
 
