@@ -157,6 +157,8 @@ enum JobOutcome {
     Done { rows: u64 },
     Transient { error: String, retry_after: Option<Duration>, provider_failure: bool },
     Permanent { reason: String },
+    /// Another consumer owns the job now; nothing to settle here.
+    Lost,
 }
 
 /// Runs the dispatcher until the queue is drained (`exit_when_idle`) or `shutdown` turns
@@ -277,6 +279,11 @@ pub async fn run_workers(
                     spawn_job(&mut running, context.clone(), options.clone(), throttle.clone(), delivery, bytes);
                 }
             }
+            Some(finished) = running.join_next(), if !running.is_empty() => {
+                // A job finished while we waited for new work: book it now rather than
+                // after the poll times out, so a load ends as soon as its last job does.
+                reap(finished.expect("job tasks do not panic"), &mut fair, &mut bytes_in_flight, &breaker);
+            }
             _ = shutdown.changed() => {}
         }
     }
@@ -347,7 +354,7 @@ fn record_outcome(breaker: &Mutex<CircuitBreaker>, outcome: JobOutcome) {
     match outcome {
         JobOutcome::Done { .. } => breaker.record_success(),
         JobOutcome::Transient { provider_failure: true, .. } => breaker.record_failure(Instant::now()),
-        JobOutcome::Transient { .. } | JobOutcome::Permanent { .. } => {}
+        JobOutcome::Transient { .. } | JobOutcome::Permanent { .. } | JobOutcome::Lost => {}
     }
 }
 
@@ -392,8 +399,12 @@ async fn run_job_kept_alive(
         tokio::select! {
             outcome = &mut job => return outcome,
             _ = ticker.tick() => {
-                if let Err(error) = context.queue.keep_alive(delivery).await {
-                    tracing::warn!(job = %delivery.job.id, %error, "could not extend the job's lease");
+                match context.queue.keep_alive(delivery).await {
+                    Ok(true) => {}
+                    // Another worker took the job over (this one looked dead): stop, and
+                    // leave ack or retry to the new owner.
+                    Ok(false) => return JobOutcome::Lost,
+                    Err(error) => tracing::warn!(job = %delivery.job.id, %error, "could not extend the job's lease"),
                 }
             }
         }
@@ -483,6 +494,9 @@ async fn settle(context: &WorkerContext, options: &WorkerOptions, delivery: &Del
                 Ok(NackOutcome::NotInFlight) => {}
                 Err(queue_error) => tracing::warn!(job = %delivery.job.id, %queue_error, "could not nack; the job will be reclaimed"),
             }
+        }
+        JobOutcome::Lost => {
+            tracing::info!(job = %delivery.job.id, "job taken over by another worker; dropped here");
         }
         JobOutcome::Permanent { reason } => {
             tracing::warn!(job = %delivery.job.id, "permanent failure, dead-lettered: {reason}");
