@@ -14,3 +14,4 @@ mod serve;
 mod load;
 mod refresh;
 mod plugins_new;
+mod calendar_swap;
