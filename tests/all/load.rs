@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{guest, postgres_url, redis_url, tickstock};
+use crate::support::{TestDatabase, guest, postgres_url, redis_url, tickstock};
 
 /// A scratch folder with a SQLite store and an artifact cache.
 struct Scratch {
@@ -190,51 +190,12 @@ fn purge(redis: &str, prefix: &str) {
     });
 }
 
-/// A fresh PostgreSQL database for one test, dropped when the guard goes.
-struct TestDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    fn create(admin_url: &str) -> TestDatabase {
-        let name = format!("tickstock_test_{}_{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros());
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        runtime.block_on(async {
-            use sqlx::Connection as _;
-            let mut connection = sqlx::PgConnection::connect(admin_url).await.expect("connect to PostgreSQL");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut connection).await.unwrap();
-        });
-        let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap_or(admin_url);
-        TestDatabase { admin_url: admin_url.to_string(), url: format!("{base}/{name}"), name }
-    }
-
-    fn rows(&self) -> (i64, i64) {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        runtime.block_on(async {
-            use sqlx::Connection as _;
-            let mut connection = sqlx::PgConnection::connect(&self.url).await.unwrap();
-            let total: i64 = sqlx::query_scalar("SELECT count(*) FROM bars").fetch_one(&mut connection).await.unwrap();
-            let distinct: i64 = sqlx::query_scalar("SELECT count(*) FROM (SELECT DISTINCT symbol, exchange, timeframe, bar_start FROM bars) keys")
-                .fetch_one(&mut connection)
-                .await
-                .unwrap();
-            (total, distinct)
-        })
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        runtime.block_on(async {
-            use sqlx::Connection as _;
-            if let Ok(mut connection) = sqlx::PgConnection::connect(&self.admin_url).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut connection).await;
-            }
-        });
-    }
+/// (total rows, distinct bar keys) of a test database's bars.
+fn rows(database: &TestDatabase) -> (i64, i64) {
+    (
+        database.count("SELECT count(*) FROM bars"),
+        database.count("SELECT count(*) FROM (SELECT DISTINCT symbol, exchange, timeframe, bar_start FROM bars) keys"),
+    )
 }
 
 fn spawn_worker(scratch: &Scratch, redis: &str, prefix: &str, db: &str, latency_ms: &str) -> Child {
@@ -288,7 +249,7 @@ fn a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing() {
 
     let status = wait_with_deadline(&mut survivor, Duration::from_secs(120));
     assert!(status.success(), "the surviving worker failed");
-    let (total, distinct) = database.rows();
+    let (total, distinct) = rows(&database);
     assert_eq!(total, 60 * (251 + 250), "every bar exactly once");
     assert_eq!(total, distinct, "no duplicated row");
     let after = jobs_status(&scratch, &redis, &prefix);
@@ -370,7 +331,7 @@ fn a_redis_restart_mid_run_still_completes_the_load_exactly() {
     redis.spawn();
     let status = wait_with_deadline(&mut worker, Duration::from_secs(120));
     assert!(status.success(), "the worker did not survive the restart");
-    let (total, distinct) = database.rows();
+    let (total, distinct) = rows(&database);
     assert_eq!(total, 40 * 250);
     assert_eq!(total, distinct);
 }
