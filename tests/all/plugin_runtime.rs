@@ -25,11 +25,21 @@ fn hostile_registry(deadline: Duration) -> Registry {
 }
 
 /// Calls `special-days(year)` on the live hostile fixture and returns the failure kind.
+/// The call runs on its own thread under a watchdog, so a protection that stopped working
+/// fails the test instead of hanging it.
 fn failure_for_year(registry: &Registry, year: i32) -> (CallFailure, Duration) {
     let generation = registry.get(PluginKind::Calendar, "ZZHOSTILE").expect("live");
     let started = Instant::now();
-    let error = match special_days(generation.callable(), year) {
-        Ok(_) => panic!("year {year} should have failed"),
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let callable = generation.callable().clone();
+    std::thread::spawn(move || {
+        let _ = sender.send(special_days(&callable, year).map(|_| ()));
+    });
+    let outcome = receiver
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("year {year}: the call was not stopped within 20 s"));
+    let error = match outcome {
+        Ok(()) => panic!("year {year} should have failed"),
         Err(error) => error,
     };
     assert_eq!(error.plugin, "calendar/ZZHOSTILE");
@@ -54,7 +64,9 @@ fn looping_plugin_is_stopped_at_its_deadline() {
     let registry = hostile_registry(deadline);
     let (failure, elapsed) = failure_for_year(&registry, 1901);
     assert_eq!(failure, CallFailure::DeadlineExceeded { deadline });
-    assert!(elapsed < deadline * 2 + Duration::from_millis(100), "stopped after {elapsed:?}");
+    // About twice the deadline, with room for a busy CI machine's scheduler: what this
+    // guards against is a call that runs on, not a few milliseconds of slack.
+    assert!(elapsed < deadline * 4, "stopped after {elapsed:?}");
     still_answers(&registry);
 }
 
