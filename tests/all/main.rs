@@ -15,3 +15,4 @@ mod load;
 mod refresh;
 mod plugins_new;
 mod calendar_swap;
+mod guides;
