@@ -7,6 +7,7 @@ use calendar_rules::xlon::Xlon;
 use calendar_rules::xnas::Xnas;
 use calendar_rules::xnys::Xnys;
 use calendar_rules::xtks::Xtks;
+use calendar_rules::xtse::Xtse;
 use calendar_rules::{
     CalendarError, Certainty, Date, DayKind, ExchangeCalendar, LocalTime, SpecialDay,
 };
@@ -28,6 +29,7 @@ fn calendar(mic: &str) -> Box<dyn ExchangeCalendar> {
         "XTKS" => Box::new(Xtks),
         "XLON" => Box::new(Xlon),
         "XETR" => Box::new(Xetr),
+        "XTSE" => Box::new(Xtse),
         other => panic!("no calendar {other}"),
     }
 }
@@ -330,7 +332,7 @@ fn regular_hours_in_force_match_the_reference() {
 
 #[test]
 fn every_calendar_starts_its_hours_by_its_first_session() {
-    for mic in ["XNYS", "XNAS", "XTKS", "XLON", "XETR"] {
+    for mic in ["XNYS", "XNAS", "XTKS", "XLON", "XETR", "XTSE"] {
         let info = calendar(mic).info();
         assert!(info.hours[0].effective_from <= info.first_session, "{mic}");
         assert!(
@@ -374,6 +376,10 @@ fn years_outside_the_range_are_refused() {
         ("XLON", 1995),
         ("XLON", 1999),
         ("XETR", 1996),
+        // Toronto starts in 2010, the first year its Christmas Eve early close is
+        // documented.
+        ("XTSE", 2009),
+        ("XTSE", 2100),
         ("XETR", 2100),
     ];
     for &(mic, year) in cases {
@@ -387,7 +393,7 @@ fn years_outside_the_range_are_refused() {
 
 #[test]
 fn every_year_is_ordered_weekday_only_one_per_date_and_certain_up_to_publication() {
-    for mic in ["XNYS", "XNAS", "XTKS", "XLON", "XETR"] {
+    for mic in ["XNYS", "XNAS", "XTKS", "XLON", "XETR", "XTSE"] {
         let exchange = calendar(mic);
         let info = exchange.info();
         for year in info.first_year..=info.last_year {
@@ -474,6 +480,9 @@ const SESSION_COUNTS: &[(&str, i32, usize, &str)] = &[
     ("XETR", 2019, 251, "261 weekdays - 10 closing days (incl. Whit Monday, Oct 3)"),
     ("XETR", 2023, 255, "260 weekdays - 5 closing days (Jan 1, Dec 24, Dec 31 on Sundays)"),
     ("XETR", 2024, 254, "262 weekdays - 8 closing days"),
+    ("XTSE", 2022, 250, "260 weekdays - 10 holidays (Jan 3, Dec 26 and 27 in lieu)"),
+    ("XTSE", 2023, 250, "260 weekdays - 10 holidays (Jan 2 and Jul 3 in lieu)"),
+    ("XTSE", 2024, 252, "262 weekdays - 10 holidays, all on weekdays"),
 ];
 
 #[test]
