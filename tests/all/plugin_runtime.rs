@@ -108,7 +108,7 @@ fn plugin_output_is_not_an_error() {
 fn builtins_all_load_with_their_identity() {
     let registry = Registry::with_builtins(Runtime::new(RuntimeOptions::default()).unwrap()).expect("built-ins load");
     let names = |kind| registry.names(kind);
-    for mic in ["XETR", "XLON", "XNAS", "XNYS", "XTKS"] {
+    for mic in ["XETR", "XLON", "XNAS", "XNYS", "XTKS", "XTSE"] {
         assert!(names(PluginKind::Calendar).contains(&mic.to_string()), "{mic} missing: {:?}", names(PluginKind::Calendar));
     }
     assert!(names(PluginKind::BatchPolicy).contains(&"fixed".to_string()));
