@@ -13,7 +13,8 @@ use tickstock::store::Store;
 use tickstock::store::bench::{BenchReport, BenchShape, run};
 
 fn shape_from_environment(writers: usize) -> BenchShape {
-    let number = |name: &str, default: usize| std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default);
+    let number =
+        |name: &str, default: usize| std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default);
     let default = BenchShape::THOUSAND_SYMBOLS_FIVE_YEARS;
     BenchShape {
         symbols: number("TICKSTOCK_BENCH_SYMBOLS", default.symbols),

@@ -88,11 +88,9 @@ pub fn special_day_changes(
             match (before.get(&date), after.get(&date)) {
                 (None, Some(after)) => changes.push(SpecialDayChange::Added { date, after: after.clone() }),
                 (Some(before), None) => changes.push(SpecialDayChange::Removed { date, before: before.clone() }),
-                (Some(before), Some(after)) if before != after => changes.push(SpecialDayChange::Changed {
-                    date,
-                    before: before.clone(),
-                    after: after.clone(),
-                }),
+                (Some(before), Some(after)) if before != after => {
+                    changes.push(SpecialDayChange::Changed { date, before: before.clone(), after: after.clone() })
+                }
                 _ => {}
             }
         }

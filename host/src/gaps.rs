@@ -167,7 +167,12 @@ mod tests {
         let with_break = session(5, true);
         let starts: Vec<_> = minute_bar_starts(&with_break).collect();
         assert_eq!(starts.len(), 5 * 60, "6 hours minus a 1 hour break");
-        assert!(starts.iter().all(|start| !(with_break.lunch_break.unwrap().0 <= *start && *start < with_break.lunch_break.unwrap().1)));
+        assert!(
+            starts
+                .iter()
+                .all(|start| !(with_break.lunch_break.unwrap().0 <= *start
+                    && *start < with_break.lunch_break.unwrap().1))
+        );
 
         let sessions = [with_break];
         let all_final: Vec<_> =

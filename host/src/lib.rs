@@ -19,5 +19,5 @@ pub mod refresh;
 pub mod schedule;
 pub mod server;
 pub mod store;
-pub mod worker;
 pub mod watch;
+pub mod worker;

@@ -14,7 +14,8 @@ fn main() -> std::process::ExitCode {
         .with_env_filter(
             // sqlx reports any statement over a second at warn; a bulk upsert of thousands of
             // bars is such a statement by design, so its timing is only shown on request.
-            tracing_subscriber::EnvFilter::try_from_env("TICKSTOCK_LOG").unwrap_or_else(|_| "warn,sqlx::query=error".into()),
+            tracing_subscriber::EnvFilter::try_from_env("TICKSTOCK_LOG")
+                .unwrap_or_else(|_| "warn,sqlx::query=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -144,7 +144,11 @@ impl Metrics {
             "Plugin calls stopped by a limit (deadline or memory cap)",
             metrics.plugin_limit_hits.clone(),
         );
-        registry.register("plugin_swaps", "New generations published by the folder watcher", metrics.plugin_swaps.clone());
+        registry.register(
+            "plugin_swaps",
+            "New generations published by the folder watcher",
+            metrics.plugin_swaps.clone(),
+        );
         registry.register("plugin_generation", "The live generation of each plugin", metrics.plugin_generation.clone());
         registry.register(
             "plugin_load_failures",
@@ -162,7 +166,9 @@ impl Metrics {
         for tier in Tier::ALL {
             metrics.set_queue_depth(tier, 0);
             for outcome in [JobOutcome::Done, JobOutcome::Retried, JobOutcome::Dead] {
-                let _ = metrics.jobs.get_or_create(&JobLabels { tier: tier.as_str().into(), outcome: outcome.as_str().into() });
+                let _ = metrics
+                    .jobs
+                    .get_or_create(&JobLabels { tier: tier.as_str().into(), outcome: outcome.as_str().into() });
             }
         }
         Metrics { registry, ..metrics }
@@ -174,20 +180,18 @@ impl Metrics {
     /// `unidentified` rather than its file path, which would mint a series per file).
     pub fn record_plugin_call(&self, call: &CallRecord<'_>) {
         let generation = call.generation.to_string();
-        let plugin = if ["calendar/", "batch-policy/", "refresh-profile/"].iter().any(|kind| call.plugin.starts_with(kind)) {
-            call.plugin
-        } else {
-            "unidentified"
-        };
+        let plugin =
+            if ["calendar/", "batch-policy/", "refresh-profile/"].iter().any(|kind| call.plugin.starts_with(kind)) {
+                call.plugin
+            } else {
+                "unidentified"
+            };
         self.plugin_calls
             .get_or_create(&PluginGenerationLabels { plugin: plugin.to_string(), generation: generation.clone() })
             .inc();
         if let Some(failure) = call.failure {
-            let labels = PluginFailureLabels {
-                plugin: plugin.to_string(),
-                generation,
-                failure: failure.label().to_string(),
-            };
+            let labels =
+                PluginFailureLabels { plugin: plugin.to_string(), generation, failure: failure.label().to_string() };
             self.plugin_call_errors.get_or_create(&labels).inc();
             if matches!(failure.label(), "deadline" | "memory") {
                 self.plugin_limit_hits.get_or_create(&labels).inc();
@@ -274,9 +278,18 @@ mod tests {
         metrics.record_plugin_call(&call(Some(&trap)));
         let text = metrics.encode();
         assert!(text.contains(r#"tickstock_plugin_calls_total{plugin="calendar/XNYS",generation="3"} 3"#), "{text}");
-        assert!(text.contains(r#"tickstock_plugin_call_errors_total{plugin="calendar/XNYS",generation="3",failure="trap"} 1"#));
-        assert!(text.contains(r#"tickstock_plugin_limit_hits_total{plugin="calendar/XNYS",generation="3",failure="deadline"} 1"#));
-        assert!(!text.contains(r#"tickstock_plugin_limit_hits_total{plugin="calendar/XNYS",generation="3",failure="trap"}"#));
+        assert!(
+            text.contains(
+                r#"tickstock_plugin_call_errors_total{plugin="calendar/XNYS",generation="3",failure="trap"} 1"#
+            )
+        );
+        assert!(text.contains(
+            r#"tickstock_plugin_limit_hits_total{plugin="calendar/XNYS",generation="3",failure="deadline"} 1"#
+        ));
+        assert!(
+            !text
+                .contains(r#"tickstock_plugin_limit_hits_total{plugin="calendar/XNYS",generation="3",failure="trap"}"#)
+        );
     }
 
     #[test]

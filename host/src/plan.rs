@@ -158,12 +158,14 @@ pub fn check_plan(request: &PlanRequest, jobs: &[PlannedJob]) -> Result<(), Stri
         let mut symbols: Vec<&str> = Vec::new();
         let mut bars: u64 = 0;
         for &gap_index in &job.gaps {
-            let gap = request
-                .gaps
-                .get(gap_index as usize)
-                .ok_or_else(|| format!("job {job_index} names gap {gap_index}, but there are {}", request.gaps.len()))?;
+            let gap = request.gaps.get(gap_index as usize).ok_or_else(|| {
+                format!("job {job_index} names gap {gap_index}, but there are {}", request.gaps.len())
+            })?;
             if std::mem::replace(&mut covered[gap_index as usize], true) {
-                return Err(format!("gap {gap_index} ({} {}..{}) is in more than one job", gap.symbol, gap.start, gap.end));
+                return Err(format!(
+                    "gap {gap_index} ({} {}..{}) is in more than one job",
+                    gap.symbol, gap.start, gap.end
+                ));
             }
             if !symbols.contains(&gap.symbol.as_str()) {
                 symbols.push(&gap.symbol);

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use crate::plan::Tier;
 
 /// Dispatch weights per tier: under saturation, completions follow 10:5:2:1.
-pub const DEFAULT_WEIGHTS: [(Tier, u32); 4] = [(Tier::Critical, 10), (Tier::High, 5), (Tier::Normal, 2), (Tier::Low, 1)];
+pub const DEFAULT_WEIGHTS: [(Tier, u32); 4] =
+    [(Tier::Critical, 10), (Tier::High, 5), (Tier::Normal, 2), (Tier::Low, 1)];
 
 /// Smooth weighted round-robin (the nginx upstream algorithm) over the tiers that can take
 /// a job right now. Each pick adds every eligible tier's weight to its credit, takes the
@@ -139,7 +140,13 @@ pub struct CircuitBreaker {
 
 impl CircuitBreaker {
     pub fn new(threshold: u32, cooldown: Duration) -> CircuitBreaker {
-        CircuitBreaker { threshold: threshold.max(1), cooldown, consecutive_failures: 0, opened_at: None, probe_in_flight: false }
+        CircuitBreaker {
+            threshold: threshold.max(1),
+            cooldown,
+            consecutive_failures: 0,
+            opened_at: None,
+            probe_in_flight: false,
+        }
     }
 
     pub fn state(&self, now: Instant) -> CircuitState {
@@ -215,7 +222,13 @@ mod tests {
     #[test]
     fn low_is_picked_within_every_window_of_eighteen() {
         let mut fair = fair(usize::MAX);
-        let picks: Vec<Tier> = (0..18 * 10).map(|_| { let t = fair.pick(|_| true).unwrap(); fair.finished(t); t }).collect();
+        let picks: Vec<Tier> = (0..18 * 10)
+            .map(|_| {
+                let t = fair.pick(|_| true).unwrap();
+                fair.finished(t);
+                t
+            })
+            .collect();
         for window in picks.windows(18) {
             assert!(window.contains(&Tier::Low), "low starved in {window:?}");
         }
@@ -237,7 +250,15 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_its_cap_with_jitter_in_the_upper_half() {
         let backoff = Backoff { first: Duration::from_millis(100), max: Duration::from_secs(1) };
-        let cases = [(1, 0.0, 50), (1, 0.999, 99), (2, 0.0, 100), (3, 0.0, 200), (4, 1.0, 800), (5, 1.0, 1000), (30, 1.0, 1000)];
+        let cases = [
+            (1, 0.0, 50),
+            (1, 0.999, 99),
+            (2, 0.0, 100),
+            (3, 0.0, 200),
+            (4, 1.0, 800),
+            (5, 1.0, 1000),
+            (30, 1.0, 1000),
+        ];
         for (attempt, jitter, expected_ms) in cases {
             assert_eq!(backoff.delay(attempt, jitter).as_millis(), expected_ms, "attempt {attempt} jitter {jitter}");
         }

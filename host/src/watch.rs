@@ -117,7 +117,8 @@ impl PluginFolder {
     /// files that are gone. The outcomes, in file-name order.
     pub fn rescan(&self) -> Result<Vec<FileOutcome>, WatchError> {
         let _serial = self.serial.lock().unwrap_or_else(|poison| poison.into_inner());
-        let entries = std::fs::read_dir(&self.dir).map_err(|source| WatchError::Io { path: self.dir.clone(), source })?;
+        let entries =
+            std::fs::read_dir(&self.dir).map_err(|source| WatchError::Io { path: self.dir.clone(), source })?;
         let mut present: Vec<PathBuf> = entries
             .flatten()
             .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))

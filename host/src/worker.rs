@@ -122,11 +122,26 @@ pub struct WorkerSummary {
 /// Something that happened to a job, for whoever watches (serve's load board, metrics).
 #[derive(Debug)]
 pub enum JobEvent<'a> {
-    Done { job: &'a crate::queue::JobPayload, tier: Tier, rows: u64 },
-    Retried { job: &'a crate::queue::JobPayload, tier: Tier, error: &'a str },
-    Dead { job: &'a crate::queue::JobPayload, tier: Tier, reason: &'a str },
+    Done {
+        job: &'a crate::queue::JobPayload,
+        tier: Tier,
+        rows: u64,
+    },
+    Retried {
+        job: &'a crate::queue::JobPayload,
+        tier: Tier,
+        error: &'a str,
+    },
+    Dead {
+        job: &'a crate::queue::JobPayload,
+        tier: Tier,
+        reason: &'a str,
+    },
     /// The provider's circuit changed state.
-    Circuit { provider: &'a str, state: CircuitState },
+    Circuit {
+        provider: &'a str,
+        state: CircuitState,
+    },
 }
 
 /// Called for every `JobEvent`, on the worker's task: keep it quick.
@@ -154,9 +169,17 @@ impl WorkerContext {
 
 /// How a job ended.
 enum JobOutcome {
-    Done { rows: u64 },
-    Transient { error: String, retry_after: Option<Duration>, provider_failure: bool },
-    Permanent { reason: String },
+    Done {
+        rows: u64,
+    },
+    Transient {
+        error: String,
+        retry_after: Option<Duration>,
+        provider_failure: bool,
+    },
+    Permanent {
+        reason: String,
+    },
     /// Another consumer owns the job now; nothing to settle here.
     Lost,
 }
@@ -194,7 +217,8 @@ pub async fn run_workers(
             stopped_by_signal = true;
             break;
         }
-        let at_capacity = running.len() >= workers || (!running.is_empty() && bytes_in_flight >= options.memory_budget_bytes);
+        let at_capacity =
+            running.len() >= workers || (!running.is_empty() && bytes_in_flight >= options.memory_budget_bytes);
         let circuit = breaker.lock().expect("breaker lock").state(Instant::now());
         let previous = context.counters.circuit.lock().expect("counters lock").replace(circuit);
         if previous != Some(circuit) {
@@ -253,8 +277,11 @@ pub async fn run_workers(
         }
         // Wait for new work (a blocking read on the tiers with room), a finished job or
         // the shutdown signal, whichever comes first.
-        let open_tiers: Vec<Tier> =
-            Tier::ALL.iter().copied().filter(|&tier| fair.running(tier) < *options.tier_caps.get(&tier).unwrap_or(&usize::MAX)).collect();
+        let open_tiers: Vec<Tier> = Tier::ALL
+            .iter()
+            .copied()
+            .filter(|&tier| fair.running(tier) < *options.tier_caps.get(&tier).unwrap_or(&usize::MAX))
+            .collect();
         empty_tiers.clear();
         if open_tiers.is_empty() {
             if let Some(finished) = wait_for_change(&mut running, &mut shutdown, Duration::from_millis(200)).await {
@@ -427,7 +454,9 @@ async fn run_job(context: &WorkerContext, throttle: &ExchangeThrottle, delivery:
         let sessions = match tokio::task::spawn_blocking(move || calendar.sessions(start, end)).await {
             Ok(Ok(sessions)) => sessions,
             Ok(Err(error)) => return JobOutcome::Permanent { reason: error.to_string() },
-            Err(error) => return JobOutcome::Transient { error: error.to_string(), retry_after: None, provider_failure: false },
+            Err(error) => {
+                return JobOutcome::Transient { error: error.to_string(), retry_after: None, provider_failure: false };
+            }
         };
         let request = FetchRequest {
             symbol: &gap.symbol,
@@ -462,7 +491,13 @@ async fn run_job(context: &WorkerContext, throttle: &ExchangeThrottle, delivery:
 }
 
 /// Acks, nacks (after a backoff) or dead-letters the job, and counts it.
-async fn settle(context: &WorkerContext, options: &WorkerOptions, delivery: &Delivery, outcome: &JobOutcome, elapsed: Duration) {
+async fn settle(
+    context: &WorkerContext,
+    options: &WorkerOptions,
+    delivery: &Delivery,
+    outcome: &JobOutcome,
+    elapsed: Duration,
+) {
     let counters = &context.counters;
     match outcome {
         JobOutcome::Done { rows } => {
@@ -492,7 +527,9 @@ async fn settle(context: &WorkerContext, options: &WorkerOptions, delivery: &Del
                     note_dead(counters, reason);
                 }
                 Ok(NackOutcome::NotInFlight) => {}
-                Err(queue_error) => tracing::warn!(job = %delivery.job.id, %queue_error, "could not nack; the job will be reclaimed"),
+                Err(queue_error) => {
+                    tracing::warn!(job = %delivery.job.id, %queue_error, "could not nack; the job will be reclaimed")
+                }
             }
         }
         JobOutcome::Lost => {
@@ -505,7 +542,9 @@ async fn settle(context: &WorkerContext, options: &WorkerOptions, delivery: &Del
                     context.notify(JobEvent::Dead { job: &delivery.job, tier: delivery.tier, reason });
                     note_dead(counters, reason.clone());
                 }
-                Err(queue_error) => tracing::warn!(job = %delivery.job.id, %queue_error, "could not dead-letter; the job will be reclaimed"),
+                Err(queue_error) => {
+                    tracing::warn!(job = %delivery.job.id, %queue_error, "could not dead-letter; the job will be reclaimed")
+                }
             }
         }
     }
@@ -545,7 +584,11 @@ impl ExchangeThrottle {
     }
 
     /// Waits until the job may run; the permits it returns are held for the job's life.
-    async fn admit(&self, registry: &Registry, job: &crate::queue::JobPayload) -> Result<Vec<tokio::sync::OwnedSemaphorePermit>, String> {
+    async fn admit(
+        &self,
+        registry: &Registry,
+        job: &crate::queue::JobPayload,
+    ) -> Result<Vec<tokio::sync::OwnedSemaphorePermit>, String> {
         let mut exchanges: Vec<&str> = job.gaps.iter().map(|gap| gap.exchange.as_str()).collect();
         exchanges.sort_unstable();
         exchanges.dedup();
@@ -560,7 +603,11 @@ impl ExchangeThrottle {
                         Ok(true) => {
                             let close = calendar.next_close(now).map_err(|error| error.to_string())?;
                             let wait = (close - now).to_std().unwrap_or_default();
-                            tracing::info!(exchange = mic, wait_s = wait.as_secs(), "holding the job until the exchange closes");
+                            tracing::info!(
+                                exchange = mic,
+                                wait_s = wait.as_secs(),
+                                "holding the job until the exchange closes"
+                            );
                             tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
                         }
                     }

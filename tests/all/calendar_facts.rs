@@ -10,13 +10,10 @@ use tickstock::calendar::{Calendar, CalendarError, Certainty, DayExplanation, Se
 use tickstock::exchanges::Exchanges;
 
 /// Loading the built-ins compiles every plugin; do it once for the whole module.
-static EXCHANGES: LazyLock<Exchanges> =
-    LazyLock::new(|| Exchanges::builtin().expect("the built-in plugins load"));
+static EXCHANGES: LazyLock<Exchanges> = LazyLock::new(|| Exchanges::builtin().expect("the built-in plugins load"));
 
 fn calendar(mic: &str) -> std::sync::Arc<Calendar> {
-    EXCHANGES
-        .calendar(mic)
-        .unwrap_or_else(|error| panic!("{mic}: {error:#}"))
+    EXCHANGES.calendar(mic).unwrap_or_else(|error| panic!("{mic}: {error:#}"))
 }
 
 fn date(text: &str) -> NaiveDate {
@@ -27,33 +24,16 @@ fn date(text: &str) -> NaiveDate {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expect {
     Closed,
-    Session {
-        open: &'static str,
-        close: &'static str,
-        lunch_break: Option<(&'static str, &'static str)>,
-    },
+    Session { open: &'static str, close: &'static str, lunch_break: Option<(&'static str, &'static str)> },
 }
 use Expect::Closed;
 
 const fn open(open: &'static str, close: &'static str) -> Expect {
-    Expect::Session {
-        open,
-        close,
-        lunch_break: None,
-    }
+    Expect::Session { open, close, lunch_break: None }
 }
 
-const fn with_break(
-    open: &'static str,
-    close: &'static str,
-    start: &'static str,
-    end: &'static str,
-) -> Expect {
-    Expect::Session {
-        open,
-        close,
-        lunch_break: Some((start, end)),
-    }
+const fn with_break(open: &'static str, close: &'static str, start: &'static str, end: &'static str) -> Expect {
+    Expect::Session { open, close, lunch_break: Some((start, end)) }
 }
 
 const NEW_YORK: Expect = open("09:30", "16:00");
@@ -235,10 +215,7 @@ const FACTS: &[(&str, &str, Expect, &str)] = &[
 ];
 
 fn local(calendar: &Calendar, instant: chrono::DateTime<chrono::Utc>) -> String {
-    instant
-        .with_timezone(&calendar.spec().timezone)
-        .format("%H:%M")
-        .to_string()
+    instant.with_timezone(&calendar.spec().timezone).format("%H:%M").to_string()
 }
 
 impl Expect {
@@ -246,16 +223,8 @@ impl Expect {
     fn describe(self) -> String {
         match self {
             Closed => "closed".into(),
-            Expect::Session {
-                open,
-                close,
-                lunch_break: None,
-            } => format!("{open}-{close}"),
-            Expect::Session {
-                open,
-                close,
-                lunch_break: Some((start, end)),
-            } => {
+            Expect::Session { open, close, lunch_break: None } => format!("{open}-{close}"),
+            Expect::Session { open, close, lunch_break: Some((start, end)) } => {
                 format!("{open}-{close} break {start}-{end}")
             }
         }
@@ -267,18 +236,10 @@ fn describe_session(calendar: &Calendar, session: Option<Session>) -> String {
     let Some(session) = session else {
         return "closed".into();
     };
-    let hours = format!(
-        "{}-{}",
-        local(calendar, session.open),
-        local(calendar, session.close)
-    );
+    let hours = format!("{}-{}", local(calendar, session.open), local(calendar, session.close));
     match session.lunch_break {
         None => hours,
-        Some((start, end)) => format!(
-            "{hours} break {}-{}",
-            local(calendar, start),
-            local(calendar, end)
-        ),
+        Some((start, end)) => format!("{hours} break {}-{}", local(calendar, start), local(calendar, end)),
     }
 }
 
@@ -286,11 +247,7 @@ fn describe_session(calendar: &Calendar, session: Option<Session>) -> String {
 fn builtin_calendars_match_every_reference_fact() {
     let mut failures = Vec::new();
     for &(market, text, expected, why) in FACTS {
-        let mics: &[&str] = if market == "US" {
-            &["XNYS", "XNAS"]
-        } else {
-            &[market]
-        };
+        let mics: &[&str] = if market == "US" { &["XNYS", "XNAS"] } else { &[market] };
         for mic in mics {
             let calendar = calendar(mic);
             let actual = match calendar.session_on(date(text)) {
@@ -301,19 +258,11 @@ fn builtin_calendars_match_every_reference_fact() {
                 }
             };
             if actual != expected.describe() {
-                failures.push(format!(
-                    "{mic} {text}: expected {}, got {actual} ({why})",
-                    expected.describe()
-                ));
+                failures.push(format!("{mic} {text}: expected {}, got {actual} ({why})", expected.describe()));
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} facts failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} facts failed:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
@@ -333,26 +282,15 @@ fn dst_changes_move_the_utc_open_but_not_the_local_one() {
         ("XTKS", "2024-03-08", "00:00"),
     ];
     for (mic, text, utc_open) in cases {
-        let session = calendar(mic)
-            .session_on(date(text))
-            .unwrap()
-            .expect("a session");
-        assert_eq!(
-            session.open.format("%H:%M").to_string(),
-            utc_open,
-            "{mic} {text}"
-        );
+        let session = calendar(mic).session_on(date(text)).unwrap().expect("a session");
+        assert_eq!(session.open.format("%H:%M").to_string(), utc_open, "{mic} {text}");
     }
 }
 
 #[test]
 fn years_after_a_calendar_ends_are_refused_not_guessed() {
-    for (mic, text) in [
-        ("XNYS", "2100-01-04"),
-        ("XTKS", "2100-01-04"),
-        ("XETR", "2100-01-04"),
-        ("XTSE", "2100-01-04"),
-    ] {
+    for (mic, text) in [("XNYS", "2100-01-04"), ("XTKS", "2100-01-04"), ("XETR", "2100-01-04"), ("XTSE", "2100-01-04")]
+    {
         match calendar(mic).session_on(date(text)) {
             Err(CalendarError::YearOutOfRange { .. }) => {}
             other => panic!("{mic} {text}: expected year out of range, got {other:?}"),
@@ -377,8 +315,7 @@ fn dates_before_a_calendar_begins_never_get_a_session_or_a_holiday() {
         ("XTSE", "2009-12-24"),
     ] {
         match calendar(mic).explain(date(text)) {
-            Ok(DayExplanation::BeforeFirstSession { .. })
-            | Err(CalendarError::YearOutOfRange { .. }) => {}
+            Ok(DayExplanation::BeforeFirstSession { .. }) | Err(CalendarError::YearOutOfRange { .. }) => {}
             other => panic!("{mic} {text}: expected no answer from the calendar, got {other:?}"),
         }
     }
@@ -388,78 +325,18 @@ fn dates_before_a_calendar_begins_never_get_a_session_or_a_holiday() {
 fn special_days_carry_names_sources_and_certainty() {
     // (MIC, date, part of the name, certainty, observed-from).
     let cases = [
-        (
-            "XNYS",
-            "2026-07-03",
-            "Independence Day",
-            Certainty::Official,
-            Some("2026-07-04"),
-        ),
-        (
-            "XNYS",
-            "2029-07-04",
-            "Independence Day",
-            Certainty::Projected,
-            None,
-        ),
+        ("XNYS", "2026-07-03", "Independence Day", Certainty::Official, Some("2026-07-04")),
+        ("XNYS", "2029-07-04", "Independence Day", Certainty::Projected, None),
         ("XNYS", "2025-01-09", "Carter", Certainty::Official, None),
-        (
-            "XNAS",
-            "2027-12-24",
-            "Christmas",
-            Certainty::Official,
-            Some("2027-12-25"),
-        ),
-        (
-            "XTKS",
-            "2020-07-24",
-            "Sports Day",
-            Certainty::Official,
-            Some("2020-10-12"),
-        ),
-        (
-            "XTKS",
-            "2019-10-22",
-            "Enthronement",
-            Certainty::Official,
-            None,
-        ),
-        (
-            "XTKS",
-            "2015-05-06",
-            "Substitute holiday",
-            Certainty::Official,
-            Some("2015-05-03"),
-        ),
+        ("XNAS", "2027-12-24", "Christmas", Certainty::Official, Some("2027-12-25")),
+        ("XTKS", "2020-07-24", "Sports Day", Certainty::Official, Some("2020-10-12")),
+        ("XTKS", "2019-10-22", "Enthronement", Certainty::Official, None),
+        ("XTKS", "2015-05-06", "Substitute holiday", Certainty::Official, Some("2015-05-03")),
         ("XTKS", "2028-01-03", "New Year", Certainty::Projected, None),
-        (
-            "XLON",
-            "2023-05-08",
-            "Coronation",
-            Certainty::Official,
-            None,
-        ),
-        (
-            "XLON",
-            "2020-05-08",
-            "Early May",
-            Certainty::Official,
-            Some("2020-05-04"),
-        ),
-        (
-            "XETR",
-            "2017-10-31",
-            "Reformation",
-            Certainty::Official,
-            None,
-        ),
-        (
-            "XTSE",
-            "2023-07-03",
-            "Canada Day",
-            Certainty::Official,
-            Some("2023-07-01"),
-        ),
+        ("XLON", "2023-05-08", "Coronation", Certainty::Official, None),
+        ("XLON", "2020-05-08", "Early May", Certainty::Official, Some("2020-05-04")),
+        ("XETR", "2017-10-31", "Reformation", Certainty::Official, None),
+        ("XTSE", "2023-07-03", "Canada Day", Certainty::Official, Some("2023-07-01")),
         ("XTSE", "2027-07-01", "Canada Day", Certainty::Projected, None),
     ];
     for (mic, text, name, certainty, observed_from) in cases {
@@ -467,21 +344,10 @@ fn special_days_carry_names_sources_and_certainty() {
         let DayExplanation::Special { special, .. } = explanation else {
             panic!("{mic} {text}: expected a special day, got {explanation:?}");
         };
-        assert!(
-            special.name.contains(name),
-            "{mic} {text}: name {:?}",
-            special.name
-        );
-        assert!(
-            !special.source.is_empty() && !special.rule.is_empty(),
-            "{mic} {text}"
-        );
+        assert!(special.name.contains(name), "{mic} {text}: name {:?}", special.name);
+        assert!(!special.source.is_empty() && !special.rule.is_empty(), "{mic} {text}");
         assert_eq!(special.certainty, certainty, "{mic} {text}");
-        assert_eq!(
-            special.observed_from,
-            observed_from.map(date),
-            "{mic} {text}"
-        );
+        assert_eq!(special.observed_from, observed_from.map(date), "{mic} {text}");
     }
 }
 
@@ -526,9 +392,7 @@ fn session_counts_per_year_match_the_published_calendars() {
         let to = NaiveDate::from_ymd_opt(year, 12, 31).unwrap();
         let actual = calendar(mic).session_count(from, to).unwrap();
         if actual != expected {
-            failures.push(format!(
-                "{mic} {year}: expected {expected}, got {actual} ({why})"
-            ));
+            failures.push(format!("{mic} {year}: expected {expected}, got {actual} ({why})"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -71,7 +71,8 @@ impl Drop for RedisKeys {
     fn drop(&mut self) {
         let Ok(client) = redis::Client::open(self.url.as_str()) else { return };
         let Ok(mut connection) = client.get_connection() else { return };
-        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query(&mut connection).unwrap_or_default();
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query(&mut connection).unwrap_or_default();
         if !keys.is_empty() {
             let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut connection);
         }
@@ -87,11 +88,7 @@ fn run_guide(file_name: &str) {
 
     let scratch = tempfile::tempdir().unwrap();
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_tickstock"));
-    let path_variable = format!(
-        "{}:{}",
-        binary.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path_variable = format!("{}:{}", binary.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
     let mut command = Command::new("bash");
     command
         .current_dir(scratch.path())
@@ -185,7 +182,8 @@ fn operating_runs_as_written() {
 
 #[test]
 fn only_sh_blocks_run_and_services_blocks_are_marked() {
-    let markdown = "intro\n```text\nnot run\n```\n```sh\necho one\n```\n```rust\nfn x() {}\n```\n```sh services\necho two\n```\n";
+    let markdown =
+        "intro\n```text\nnot run\n```\n```sh\necho one\n```\n```rust\nfn x() {}\n```\n```sh services\necho two\n```\n";
     assert_eq!(
         runnable_blocks(markdown),
         vec![

@@ -88,7 +88,8 @@ fn a_load_is_resumable_and_a_second_run_does_only_what_is_missing() {
 fn plan_is_a_dry_run_that_writes_nothing() {
     let scratch = Scratch::new();
     let db = scratch.db();
-    let output = scratch.run(&["plan", "--db", &db, "--symbols", "250", "--from", "2024-01-01", "--to", "2024-03-31", "--json"]);
+    let output =
+        scratch.run(&["plan", "--db", &db, "--symbols", "250", "--from", "2024-01-01", "--to", "2024-03-31", "--json"]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
     // Q1 2024 on NYSE: 61 sessions; fixed puts 100 symbols per job.
@@ -98,7 +99,20 @@ fn plan_is_a_dry_run_that_writes_nothing() {
     assert_eq!(plan["provider_calls"], 250);
     assert_eq!(count_sqlite_rows(&db), 0);
 
-    let adaptive = scratch.run(&["plan", "--db", &db, "--symbols", "250", "--from", "2024-01-01", "--to", "2024-03-31", "--json", "--policy", "adaptive"]);
+    let adaptive = scratch.run(&[
+        "plan",
+        "--db",
+        &db,
+        "--symbols",
+        "250",
+        "--from",
+        "2024-01-01",
+        "--to",
+        "2024-03-31",
+        "--json",
+        "--policy",
+        "adaptive",
+    ]);
     let adaptive: Value = serde_json::from_slice(&adaptive.stdout).unwrap();
     assert_eq!(adaptive["jobs"], 5, "adaptive starts with 50 symbols per job");
 }
@@ -163,7 +177,11 @@ fn a_plan_that_fails_the_hosts_check_enqueues_nothing() {
 }
 
 fn unique_prefix(name: &str) -> String {
-    format!("tickstock-test:{name}:{}:{}:", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+    format!(
+        "tickstock-test:{name}:{}:{}:",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    )
 }
 
 fn jobs_status(scratch: &Scratch, redis: &str, prefix: &str) -> Value {
@@ -173,7 +191,12 @@ fn jobs_status(scratch: &Scratch, redis: &str, prefix: &str) -> Value {
 }
 
 fn backlog(status: &Value) -> u64 {
-    status["tiers"].as_array().unwrap().iter().map(|t| t["queued"].as_u64().unwrap() + t["in_flight"].as_u64().unwrap()).sum()
+    status["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["queued"].as_u64().unwrap() + t["in_flight"].as_u64().unwrap())
+        .sum()
 }
 
 fn dead(status: &Value) -> u64 {
@@ -231,8 +254,21 @@ fn a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing() {
     let prefix = unique_prefix("kill");
     // 60 symbols x 2022-2023 (251 + 250 sessions) in jobs of 2 symbols: 30 jobs.
     let submitted = scratch.load(&[
-        "--db", &database.url, "--symbols", "60", "--from", "2022-01-01", "--to", "2023-12-31",
-        "--max-symbols-per-job", "2", "--queue", &redis, "--queue-prefix", &prefix, "--submit-only",
+        "--db",
+        &database.url,
+        "--symbols",
+        "60",
+        "--from",
+        "2022-01-01",
+        "--to",
+        "2023-12-31",
+        "--max-symbols-per-job",
+        "2",
+        "--queue",
+        &redis,
+        "--queue-prefix",
+        &prefix,
+        "--submit-only",
     ]);
     assert_eq!(submitted["plan"]["jobs"], 30);
 
@@ -320,8 +356,21 @@ fn a_redis_restart_mid_run_still_completes_the_load_exactly() {
     let scratch = Scratch::new();
     let prefix = unique_prefix("restart");
     let submitted = scratch.load(&[
-        "--db", &database.url, "--symbols", "40", "--from", "2023-01-01", "--to", "2023-12-31",
-        "--max-symbols-per-job", "2", "--queue", &redis.url(), "--queue-prefix", &prefix, "--submit-only",
+        "--db",
+        &database.url,
+        "--symbols",
+        "40",
+        "--from",
+        "2023-01-01",
+        "--to",
+        "2023-12-31",
+        "--max-symbols-per-job",
+        "2",
+        "--queue",
+        &redis.url(),
+        "--queue-prefix",
+        &prefix,
+        "--submit-only",
     ]);
     assert_eq!(submitted["plan"]["jobs"], 20);
     let mut worker = spawn_worker(&scratch, &redis.url(), &prefix, &database.url, "300");
@@ -345,10 +394,29 @@ fn permanent_failures_are_dead_lettered_with_reasons_and_retry_dead_reruns_them(
     std::fs::create_dir_all(&csv_dir).unwrap();
     let good = "Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,1000\n2024-01-03,10.5,12,10,11,1200\n2024-01-04,11,11.5,10.2,10.8,900\n";
     std::fs::write(csv_dir.join("GOOD.csv"), good).unwrap();
-    std::fs::write(csv_dir.join("BAD.csv"), "Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,1000\n2024-01-03,ten,12,10,11,1200\n").unwrap();
+    std::fs::write(
+        csv_dir.join("BAD.csv"),
+        "Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,1000\n2024-01-03,ten,12,10,11,1200\n",
+    )
+    .unwrap();
     let db = scratch.db();
     let provider = format!("csv:{}", csv_dir.display());
-    let common = ["--db", &db, "--from", "2024-01-02", "--to", "2024-01-04", "--max-symbols-per-job", "1", "--queue", &redis, "--queue-prefix", &prefix, "--provider", &provider];
+    let common = [
+        "--db",
+        &db,
+        "--from",
+        "2024-01-02",
+        "--to",
+        "2024-01-04",
+        "--max-symbols-per-job",
+        "1",
+        "--queue",
+        &redis,
+        "--queue-prefix",
+        &prefix,
+        "--provider",
+        &provider,
+    ];
     let mut args = vec!["load", "--report", "json", "--progress", "none", "--symbols", "GOOD,BAD"];
     args.extend_from_slice(&common);
     let output = scratch.run(&args);
@@ -370,7 +438,18 @@ fn permanent_failures_are_dead_lettered_with_reasons_and_retry_dead_reruns_them(
     assert!(String::from_utf8_lossy(&retried.stdout).contains("1 dead letters queued again"));
     let worker = scratch
         .command()
-        .args(["worker", "--queue", &redis, "--queue-prefix", &prefix, "--db", &db, "--provider", &provider, "--exit-when-idle"])
+        .args([
+            "worker",
+            "--queue",
+            &redis,
+            "--queue-prefix",
+            &prefix,
+            "--db",
+            &db,
+            "--provider",
+            &provider,
+            "--exit-when-idle",
+        ])
         .output()
         .unwrap();
     assert!(worker.status.success(), "{}", String::from_utf8_lossy(&worker.stderr));
@@ -409,7 +488,8 @@ fn saturated_tiers_complete_in_proportion_to_their_weights() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
     let registry = std::sync::Arc::new(
-        tickstock::plugin::Registry::with_builtins(tickstock::plugin::Runtime::new(Default::default()).unwrap()).unwrap(),
+        tickstock::plugin::Registry::with_builtins(tickstock::plugin::Runtime::new(Default::default()).unwrap())
+            .unwrap(),
     );
     runtime.block_on(async {
         let store = tickstock::store::Store::open(&scratch.db()).await.unwrap();
@@ -449,4 +529,3 @@ fn saturated_tiers_complete_in_proportion_to_their_weights() {
         assert!((served - expected).abs() <= expected * 0.10 + 1.0, "{prefix}: {served} served, {expected} expected");
     }
 }
-

@@ -3,16 +3,16 @@
 //! SQLite files, the local PostgreSQL and Redis, the `tickstock` binary).
 
 mod calendar_facts;
-mod support;
-mod plugin_runtime;
-mod store;
-mod providers;
-mod plugins_cli;
-mod policies;
-mod queue;
-mod serve;
-mod load;
-mod refresh;
-mod plugins_new;
 mod calendar_swap;
 mod guides;
+mod load;
+mod plugin_runtime;
+mod plugins_cli;
+mod plugins_new;
+mod policies;
+mod providers;
+mod queue;
+mod refresh;
+mod serve;
+mod store;
+mod support;

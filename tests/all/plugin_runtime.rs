@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use tickstock::plugin::calendar::{SpecialDaysAnswer, special_days};
-use tickstock::plugin::{
-    CallFailure, Limits, LoadError, PluginKind, PluginSource, Registry, Runtime, RuntimeOptions,
-};
+use tickstock::plugin::{CallFailure, Limits, LoadError, PluginKind, PluginSource, Registry, Runtime, RuntimeOptions};
 
 use crate::support::guest;
 
@@ -20,7 +18,9 @@ fn registry_with(limits: Limits) -> Registry {
 
 fn hostile_registry(deadline: Duration) -> Registry {
     let registry = registry_with(Limits { deadline, memory_bytes: 32 * 1024 * 1024, ..Limits::default() });
-    registry.load_file(&guest("fixture_hostile_calendar.wasm")).expect("the hostile fixture loads: it behaves until asked");
+    registry
+        .load_file(&guest("fixture_hostile_calendar.wasm"))
+        .expect("the hostile fixture loads: it behaves until asked");
     registry
 }
 
@@ -109,7 +109,11 @@ fn builtins_all_load_with_their_identity() {
     let registry = Registry::with_builtins(Runtime::new(RuntimeOptions::default()).unwrap()).expect("built-ins load");
     let names = |kind| registry.names(kind);
     for mic in ["XETR", "XLON", "XNAS", "XNYS", "XTKS", "XTSE"] {
-        assert!(names(PluginKind::Calendar).contains(&mic.to_string()), "{mic} missing: {:?}", names(PluginKind::Calendar));
+        assert!(
+            names(PluginKind::Calendar).contains(&mic.to_string()),
+            "{mic} missing: {:?}",
+            names(PluginKind::Calendar)
+        );
     }
     assert!(names(PluginKind::BatchPolicy).contains(&"fixed".to_string()));
     assert!(names(PluginKind::RefreshProfile).contains(&"dev".to_string()));
@@ -175,7 +179,9 @@ fn swaps_under_load_fail_no_call_and_answer_from_the_generation_called() {
                     // lazily, so these calls reach the plugin while swaps happen.
                     let calendar = registry.calendar("ZZSWAP").expect("ZZSWAP is always live");
                     let version = if calendar.spec().exchange_name.ends_with("v1") { 1 } else { 2 };
-                    let days = calendar.special_days(year).unwrap_or_else(|error| panic!("call failed during a swap: {error}"));
+                    let days = calendar
+                        .special_days(year)
+                        .unwrap_or_else(|error| panic!("call failed during a swap: {error}"));
                     for day in days.iter() {
                         assert_eq!(day.name, format!("closed by v{version}"), "answer from another generation");
                         assert_eq!(day.date, NaiveDate::from_ymd_opt(year, 1, 1 + version).unwrap());

@@ -8,7 +8,11 @@ use crate::support::{guest, tickstock};
 fn check(file: &Path) -> (bool, String, String) {
     let cache = tempfile::tempdir().unwrap();
     let output = tickstock(cache.path()).args(["plugins", "check"]).arg(file).output().expect("run tickstock");
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into(), String::from_utf8_lossy(&output.stderr).into())
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into(),
+        String::from_utf8_lossy(&output.stderr).into(),
+    )
 }
 
 #[test]
@@ -61,7 +65,8 @@ fn list_shows_builtins_and_a_folder_plugin_on_top() {
     let cache = tempfile::tempdir().unwrap();
     let folder = tempfile::tempdir().unwrap();
     std::fs::copy(guest("fixture_swap_v1.wasm"), folder.path().join("zzswap.wasm")).unwrap();
-    let output = tickstock(cache.path()).arg("--plugins").arg(folder.path()).args(["plugins", "list"]).output().unwrap();
+    let output =
+        tickstock(cache.path()).arg("--plugins").arg(folder.path()).args(["plugins", "list"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.lines().next().unwrap().starts_with("KIND"), "{stdout}");

@@ -18,7 +18,13 @@ pub fn build_guest_crate(crate_dir: &Path, target_dir: &Path) {
         .env("CARGO_TARGET_DIR", target_dir);
     // Flags meant for the host build must not leak into the guest build (host/build.rs
     // does the same).
-    for variable in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
+    for variable in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
         command.env_remove(variable);
     }
     let output = command.output().expect("run cargo");
@@ -35,9 +41,24 @@ fn every_template_builds_as_generated_and_passes_plugins_check() {
     let scratch = tempfile::tempdir().unwrap();
     let target_dir = scratch.path().join("target");
     let cases = [
-        (&["calendar", "xwar", "--timezone", "Europe/Warsaw"][..], "calendar-xwar", "calendar_xwar.wasm", "ok: calendar XWAR 0.1.0"),
-        (&["policy", "wide_tiers"][..], "policy-wide-tiers", "policy_wide_tiers.wasm", "ok: batch-policy wide_tiers 0.1.0"),
-        (&["profile", "research"][..], "profile-research", "profile_research.wasm", "ok: refresh-profile research 0.1.0"),
+        (
+            &["calendar", "xwar", "--timezone", "Europe/Warsaw"][..],
+            "calendar-xwar",
+            "calendar_xwar.wasm",
+            "ok: calendar XWAR 0.1.0",
+        ),
+        (
+            &["policy", "wide_tiers"][..],
+            "policy-wide-tiers",
+            "policy_wide_tiers.wasm",
+            "ok: batch-policy wide_tiers 0.1.0",
+        ),
+        (
+            &["profile", "research"][..],
+            "profile-research",
+            "profile_research.wasm",
+            "ok: refresh-profile research 0.1.0",
+        ),
     ];
     for (arguments, crate_name, artifact, expected) in cases {
         let output = tickstock(&scratch.path().join("cache"))
@@ -53,7 +74,8 @@ fn every_template_builds_as_generated_and_passes_plugins_check() {
 
         build_guest_crate(&crate_dir, &target_dir);
         let component = target_dir.join("wasm32-wasip2/release").join(artifact);
-        let output = tickstock(&scratch.path().join("cache")).args(["plugins", "check"]).arg(&component).output().unwrap();
+        let output =
+            tickstock(&scratch.path().join("cache")).args(["plugins", "check"]).arg(&component).output().unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "{artifact}: {}", String::from_utf8_lossy(&output.stderr));
         assert!(stdout.starts_with(expected), "{artifact}: {stdout}");
@@ -63,7 +85,11 @@ fn every_template_builds_as_generated_and_passes_plugins_check() {
 #[test]
 fn the_generated_calendar_is_self_contained_with_this_repositorys_wit() {
     let scratch = tempfile::tempdir().unwrap();
-    let output = tickstock(scratch.path()).current_dir(scratch.path()).args(["plugins", "new", "calendar", "XWAR"]).output().unwrap();
+    let output = tickstock(scratch.path())
+        .current_dir(scratch.path())
+        .args(["plugins", "new", "calendar", "XWAR"])
+        .output()
+        .unwrap();
     assert!(output.status.success());
     // The template is self-contained: no path dependency that would break outside this
     // repository, and its WIT is this repository's, byte for byte.
@@ -89,7 +115,12 @@ fn new_refuses_a_folder_that_is_not_empty_and_a_bad_name() {
         (&["calendar", "XWAR", "--timezone", "Mars/Olympus"], "not an IANA timezone"),
     ];
     for (arguments, expected) in cases {
-        let output = tickstock(scratch.path()).current_dir(scratch.path()).args(["plugins", "new"]).args(arguments).output().unwrap();
+        let output = tickstock(scratch.path())
+            .current_dir(scratch.path())
+            .args(["plugins", "new"])
+            .args(arguments)
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{arguments:?} was accepted");
         assert!(stderr.contains(expected), "{arguments:?}: {stderr}");

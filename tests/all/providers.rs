@@ -31,7 +31,12 @@ fn utc(date: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
 /// New York, Jan 2-12 2024 (no holidays in it), 14:30-21:00 UTC.
 fn new_york_sessions() -> Vec<Session> {
     [2, 3, 4, 5, 8, 9, 10, 11, 12]
-        .map(|day| Session { date: date(1, day), open: utc(date(1, day), 14, 30), close: utc(date(1, day), 21, 0), lunch_break: None })
+        .map(|day| Session {
+            date: date(1, day),
+            open: utc(date(1, day), 14, 30),
+            close: utc(date(1, day), 21, 0),
+            lunch_break: None,
+        })
         .to_vec()
 }
 
@@ -214,22 +219,34 @@ async fn vendor(
     query: axum::extract::RawQuery,
 ) -> Response {
     arrivals.0.lock().unwrap().push((symbol.clone(), Instant::now()));
-    let authorised = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()) == Some(&format!("Bearer {API_KEY}"));
+    let authorised =
+        headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok()) == Some(&format!("Bearer {API_KEY}"));
     if !authorised || symbol == "SECRET" {
         return (StatusCode::UNAUTHORIZED, "{\"status\":\"ERROR\",\"error\":\"Unknown API Key\"}").into_response();
     }
     let ok = |results: Vec<serde_json::Value>, next_url: Option<String>| {
-        let mut body = serde_json::json!({"ticker": symbol, "status": "OK", "resultsCount": results.len(), "results": results});
+        let mut body =
+            serde_json::json!({"ticker": symbol, "status": "OK", "resultsCount": results.len(), "results": results});
         if let Some(next_url) = next_url {
             body["next_url"] = next_url.into();
         }
         axum::Json(body).into_response()
     };
     match symbol.as_str() {
-        "AAPL" => ok(vec![aggregate(1, 1.0, 1.0, 1.0, 1.0), aggregate(2, 187.1, 188.4, 183.9, 185.6), aggregate(3, 184.2, 185.9, 183.4, 184.3)], None),
-        "PAGED" if query.0.as_deref().is_some_and(|query| query.contains("cursor=2")) => ok(vec![aggregate(3, 10.0, 11.0, 9.0, 10.0)], None),
+        "AAPL" => ok(
+            vec![
+                aggregate(1, 1.0, 1.0, 1.0, 1.0),
+                aggregate(2, 187.1, 188.4, 183.9, 185.6),
+                aggregate(3, 184.2, 185.9, 183.4, 184.3),
+            ],
+            None,
+        ),
+        "PAGED" if query.0.as_deref().is_some_and(|query| query.contains("cursor=2")) => {
+            ok(vec![aggregate(3, 10.0, 11.0, 9.0, 10.0)], None)
+        }
         "PAGED" => {
-            let next = format!("{}/v2/aggs/ticker/PAGED/range/1/day/2024-01-02/2024-01-12?cursor=2", base_url.lock().unwrap());
+            let next =
+                format!("{}/v2/aggs/ticker/PAGED/range/1/day/2024-01-02/2024-01-12?cursor=2", base_url.lock().unwrap());
             ok(vec![aggregate(2, 10.0, 11.0, 9.0, 10.0)], Some(next))
         }
         "LIMITED" => (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], "slow down").into_response(),
@@ -278,7 +295,10 @@ async fn http_aggregates_become_session_keyed_bars_across_pages() {
     let bars = provider.fetch(request("AAPL", Timeframe::Daily, &sessions)).await.unwrap();
     // Jan 1 (a holiday, not among the sessions) is dropped.
     assert_eq!(bars.iter().map(|bar| bar.start.date_naive()).collect::<Vec<_>>(), vec![date(1, 2), date(1, 3)]);
-    assert_eq!((bars[0].open, bars[0].high, bars[0].low, bars[0].close, bars[0].volume), (187.1, 188.4, 183.9, 185.6, 1234));
+    assert_eq!(
+        (bars[0].open, bars[0].high, bars[0].low, bars[0].close, bars[0].volume),
+        (187.1, 188.4, 183.9, 185.6, 1234)
+    );
     assert!(bars.iter().all(|bar| bar.written_at == much_later() && bar.exchange == "XNYS"));
 
     let paged = provider.fetch(request("PAGED", Timeframe::Daily, &sessions)).await.unwrap();
@@ -296,14 +316,22 @@ async fn http_errors_are_classified_and_write_nothing() {
 
     type Check = fn(&ProviderError) -> bool;
     let cases: [(&HttpProvider, &str, Check); 8] = [
-        (&provider, "LIMITED", |error| {
-            matches!(error, ProviderError::Transient(TransientError::RateLimited { retry_after: Some(wait), .. }) if *wait == Duration::from_secs(1))
+        (
+            &provider,
+            "LIMITED",
+            |error| matches!(error, ProviderError::Transient(TransientError::RateLimited { retry_after: Some(wait), .. }) if *wait == Duration::from_secs(1)),
+        ),
+        (&provider, "BROKEN", |error| {
+            matches!(error, ProviderError::Transient(TransientError::ServerError { status: 500, .. }))
         }),
-        (&provider, "BROKEN", |error| matches!(error, ProviderError::Transient(TransientError::ServerError { status: 500, .. }))),
         (&provider, "UNAVAILABLE", |error| error.is_transient() && error.retry_after() == Some(Duration::from_secs(2))),
         (&provider, "HANG", |error| matches!(error, ProviderError::Transient(TransientError::Timeout { .. }))),
-        (&wrong_key, "AAPL", |error| matches!(error, ProviderError::Permanent(PermanentError::Unauthorized { status: 401, .. }))),
-        (&provider, "FORBIDDEN", |error| matches!(error, ProviderError::Permanent(PermanentError::Unauthorized { status: 403, .. }))),
+        (&wrong_key, "AAPL", |error| {
+            matches!(error, ProviderError::Permanent(PermanentError::Unauthorized { status: 401, .. }))
+        }),
+        (&provider, "FORBIDDEN", |error| {
+            matches!(error, ProviderError::Permanent(PermanentError::Unauthorized { status: 403, .. }))
+        }),
         (&provider, "NOSUCHSYMBOL", |error| matches!(error, ProviderError::Permanent(PermanentError::NotFound { .. }))),
         (&provider, "GARBAGE", |error| matches!(error, ProviderError::Permanent(PermanentError::BadPayload { .. }))),
     ];
@@ -311,12 +339,16 @@ async fn http_errors_are_classified_and_write_nothing() {
         let error = load_one(client, &store, request(symbol, Timeframe::Daily, &sessions)).await.unwrap_err();
         assert!(is_expected(&error), "{symbol}: unexpected error {error:?}");
         let message = error.to_string();
-        let kind_named = if error.is_transient() { message.starts_with("transient") } else { message.starts_with("permanent") };
+        let kind_named =
+            if error.is_transient() { message.starts_with("transient") } else { message.starts_with("permanent") };
         assert!(kind_named, "{symbol}: the message must say which kind: {message}");
         assert!(!message.contains(API_KEY), "{symbol}: the key leaked into {message}");
     }
     let impossible = load_one(&provider, &store, request("IMPOSSIBLE", Timeframe::Daily, &sessions)).await.unwrap_err();
-    assert!(matches!(&impossible, ProviderError::Permanent(PermanentError::BadPayload { detail, .. }) if detail.contains("low <= open")), "{impossible}");
+    assert!(
+        matches!(&impossible, ProviderError::Permanent(PermanentError::BadPayload { detail, .. }) if detail.contains("low <= open")),
+        "{impossible}"
+    );
     assert_eq!(stored_bars(&store).await, 0);
 
     let unreachable = http_provider("http://127.0.0.1:1", API_KEY, 100.0);
@@ -334,7 +366,11 @@ async fn http_client_waits_out_retry_after_before_its_next_request() {
     provider.fetch(request("AAPL", Timeframe::Daily, &sessions)).await.unwrap();
     let limited_at = arrivals.of("LIMITED")[0];
     let next_at = arrivals.of("AAPL")[0];
-    assert!(next_at.duration_since(limited_at) >= Duration::from_millis(950), "sent {:?} after a Retry-After of 1 s", next_at.duration_since(limited_at));
+    assert!(
+        next_at.duration_since(limited_at) >= Duration::from_millis(950),
+        "sent {:?} after a Retry-After of 1 s",
+        next_at.duration_since(limited_at)
+    );
 }
 
 #[tokio::test]
@@ -362,6 +398,10 @@ async fn http_client_spaces_requests_to_its_rate_limit_across_tasks() {
     // arrives closer to the next one.)
     for (index, arrived) in seen.iter().enumerate() {
         let earliest = Duration::from_millis(50) * index as u32;
-        assert!(arrived.duration_since(started) >= earliest, "request {index} arrived {:?} after the start", arrived.duration_since(started));
+        assert!(
+            arrived.duration_since(started) >= earliest,
+            "request {index} arrived {:?} after the start",
+            arrived.duration_since(started)
+        );
     }
 }

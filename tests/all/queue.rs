@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use tickstock::plan::{Gap, Tier, Timeframe};
-use tickstock::queue::{new_job_id, JobPayload, JobQueue, NackOutcome, Queue, QueueError, QueueOptions};
+use tickstock::queue::{JobPayload, JobQueue, NackOutcome, Queue, QueueError, QueueOptions, new_job_id};
 
 use crate::support;
 
@@ -41,7 +41,8 @@ impl Drop for RedisKeys {
     fn drop(&mut self) {
         let Ok(client) = redis::Client::open(self.url.as_str()) else { return };
         let Ok(mut connection) = client.get_connection() else { return };
-        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query(&mut connection).unwrap_or_default();
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query(&mut connection).unwrap_or_default();
         if !keys.is_empty() {
             let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut connection);
         }
@@ -58,7 +59,9 @@ impl Fixture {
     /// configured on this machine.
     async fn open(backend: Backend, options: QueueOptions) -> Option<Fixture> {
         match backend {
-            Backend::InProcess => Some(Fixture { queue: Queue::open(None, options).await.expect("in-process queue"), _keys: None }),
+            Backend::InProcess => {
+                Some(Fixture { queue: Queue::open(None, options).await.expect("in-process queue"), _keys: None })
+            }
             Backend::Redis => {
                 let url = support::redis_url()?;
                 let prefix = format!("tickstock-test:{}:", new_job_id());
@@ -201,7 +204,8 @@ async fn a_job_abandoned_by_a_dead_consumer_is_reclaimed_by_another_after_the_id
         // The consumer "dies": it and the delivery are dropped without ack or nack.
     }
     assert_eq!(survivor.status().await.unwrap().tier(Tier::Normal).in_flight, 1);
-    let reclaimed = within("reclaiming", survivor.dequeue(&[Tier::Normal], PATIENCE)).await.unwrap().expect("reclaimed");
+    let reclaimed =
+        within("reclaiming", survivor.dequeue(&[Tier::Normal], PATIENCE)).await.unwrap().expect("reclaimed");
     assert_eq!(reclaimed.job, abandoned);
     assert_eq!(reclaimed.deliveries, 2);
     survivor.ack(&reclaimed).await.unwrap();
@@ -371,8 +375,7 @@ async fn a_job_of_a_newer_format_is_dead_lettered_with_the_reason_not_dropped(ba
 async fn bulk_enqueue_of_several_chunks_keeps_every_job(backend: Backend) {
     let Some(fixture) = Fixture::open(backend, test_options()).await else { return };
     let queue = &fixture.queue;
-    let jobs: Vec<JobPayload> =
-        (0..4500).map(|index| job(Tier::ALL[index % 4], &format!("BULK{index}"))).collect();
+    let jobs: Vec<JobPayload> = (0..4500).map(|index| job(Tier::ALL[index % 4], &format!("BULK{index}"))).collect();
     queue.enqueue_many(&jobs).await.unwrap();
     let status = queue.status().await.unwrap();
     assert_eq!(status.backlog(), 4500);
@@ -418,7 +421,8 @@ async fn a_purged_queue_is_empty_and_still_usable(backend: Backend) {
 
     let after = job(Tier::Low, "AFTER");
     queue.enqueue(&after).await.unwrap();
-    let delivery = within("the job after the purge", queue.dequeue(&[Tier::Low], PATIENCE)).await.unwrap().expect("a job");
+    let delivery =
+        within("the job after the purge", queue.dequeue(&[Tier::Low], PATIENCE)).await.unwrap().expect("a job");
     assert_eq!(delivery.job, after);
     queue.ack(&delivery).await.unwrap();
 }
@@ -460,7 +464,9 @@ impl OwnRedis {
                 .and_then(|mut connection| redis::cmd("PING").query::<String>(&mut connection));
             match ready {
                 Ok(_) => return,
-                Err(error) if started.elapsed() > PATIENCE => panic!("redis-server on port {} never came up: {error}", self.port),
+                Err(error) if started.elapsed() > PATIENCE => {
+                    panic!("redis-server on port {} never came up: {error}", self.port)
+                }
                 Err(_) => std::thread::sleep(Duration::from_millis(20)),
             }
         }
@@ -524,7 +530,11 @@ async fn every_job_survives_a_redis_kill_and_restart_with_appendonly() {
     let mut seen = HashSet::new();
     within("draining", async {
         while seen.len() < 300 {
-            let delivery = restarted.dequeue(&Tier::ALL, PATIENCE).await.unwrap().expect("every job, the in-flight ones reclaimed");
+            let delivery = restarted
+                .dequeue(&Tier::ALL, PATIENCE)
+                .await
+                .unwrap()
+                .expect("every job, the in-flight ones reclaimed");
             seen.insert(delivery.job.id.clone());
             restarted.ack(&delivery).await.unwrap();
         }

@@ -209,7 +209,19 @@ fn profiles_refreshed_into_one_postgres_database_never_see_each_others_rows() {
     let scratch = Scratch::new();
 
     // Production rows in the public schema first: no refresh may touch them.
-    let load = scratch.run(&["load", "--db", &database.url, "--symbols", "3", "--from", "2024-01-02", "--to", "2024-01-31", "--progress", "none"]);
+    let load = scratch.run(&[
+        "load",
+        "--db",
+        &database.url,
+        "--symbols",
+        "3",
+        "--from",
+        "2024-01-02",
+        "--to",
+        "2024-01-31",
+        "--progress",
+        "none",
+    ]);
     assert!(load.status.success(), "{}", String::from_utf8_lossy(&load.stderr));
     let public_rows = database.count("SELECT count(*) FROM public.bars");
     assert_eq!(public_rows, 3 * 21);
@@ -229,7 +241,12 @@ fn profiles_refreshed_into_one_postgres_database_never_see_each_others_rows() {
     assert_eq!(database.count("SELECT count(*) FROM dev_etf_analysis.bars WHERE symbol = 'AAPL'"), 0);
     assert_eq!(database.count("SELECT count(*) FROM public.bars"), public_rows);
     assert_eq!(database.count("SELECT count(*) FROM public.bars WHERE symbol IN ('AAPL', 'SPY')"), 0);
-    assert_eq!(database.count("SELECT count(*) FROM dev_etf_analysis.dataset_meta WHERE key = 'profile' AND value = 'etf_analysis'"), 1);
+    assert_eq!(
+        database.count(
+            "SELECT count(*) FROM dev_etf_analysis.dataset_meta WHERE key = 'profile' AND value = 'etf_analysis'"
+        ),
+        1
+    );
     assert_eq!(database.count("SELECT count(*) FROM public.dataset_meta"), 0);
 
     // Rebuilding one dataset leaves the other, and production, as they were.
@@ -250,7 +267,19 @@ fn a_profile_naming_an_unknown_universe_or_exchange_fails_before_touching_its_da
     // A dataset with rows already: a failed refresh, even with --full, must keep them.
     let db = scratch.path().join("data").join("zz_unknown_universe.db");
     std::fs::create_dir_all(db.parent().unwrap()).unwrap();
-    let load = scratch.run(&["load", "--db", db.to_str().unwrap(), "--symbols", "3", "--from", "2024-01-02", "--to", "2024-01-31", "--progress", "none"]);
+    let load = scratch.run(&[
+        "load",
+        "--db",
+        db.to_str().unwrap(),
+        "--symbols",
+        "3",
+        "--from",
+        "2024-01-02",
+        "--to",
+        "2024-01-31",
+        "--progress",
+        "none",
+    ]);
     assert!(load.status.success(), "{}", String::from_utf8_lossy(&load.stderr));
     assert_eq!(sqlite_rows(&db), 3 * 21);
 
@@ -259,7 +288,17 @@ fn a_profile_naming_an_unknown_universe_or_exchange_fails_before_touching_its_da
         ("zz_unknown_exchange", "unknown exchange \"XXXX\"", "XNYS"),
     ];
     for (profile, expected, hint) in cases {
-        let output = scratch.run(&["refresh", profile, "--plugins", plugins, "--data-dir", "data", "--today", UI_TODAY, "--full"]);
+        let output = scratch.run(&[
+            "refresh",
+            profile,
+            "--plugins",
+            plugins,
+            "--data-dir",
+            "data",
+            "--today",
+            UI_TODAY,
+            "--full",
+        ]);
         assert!(!output.status.success(), "{profile} should fail");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(expected), "{profile}: {stderr}");
@@ -282,7 +321,8 @@ fn refresh_list_shows_the_profiles_of_every_loaded_plugin() {
         ("ui_testing", "20 of us-large-cap", "3 months", "15 s"),
         ("etf_analysis", "40 of us-etfs", "12 months", "30 s"),
     ] {
-        let line = text.lines().find(|line| line.starts_with(profile)).unwrap_or_else(|| panic!("{profile} missing:\n{text}"));
+        let line =
+            text.lines().find(|line| line.starts_with(profile)).unwrap_or_else(|| panic!("{profile} missing:\n{text}"));
         for field in [symbols, window, target, "dev"] {
             assert!(line.contains(field), "{profile}: {field:?} missing in {line:?}");
         }
@@ -298,7 +338,9 @@ fn refresh_list_shows_the_profiles_of_every_loaded_plugin() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|entry| (entry["plugin"].as_str().unwrap().to_string(), entry["profile"]["name"].as_str().unwrap().to_string()))
+        .map(|entry| {
+            (entry["plugin"].as_str().unwrap().to_string(), entry["profile"]["name"].as_str().unwrap().to_string())
+        })
         .collect();
     assert!(names.contains(&("dev".into(), "patterns".into())), "{names:?}");
     assert!(names.contains(&("zz-bad-profiles".into(), "zz_unknown_exchange".into())), "{names:?}");
@@ -311,9 +353,19 @@ fn a_universes_folder_adds_universes_that_profiles_can_name() {
     let plugins = plugins.to_str().unwrap();
     let universes = scratch.path().join("universes");
     std::fs::create_dir_all(&universes).unwrap();
-    std::fs::write(universes.join("zz-test-universe.txt"), "# two exchanges, two calendars\n7203,XTKS\nIBM,XNYS\n").unwrap();
+    std::fs::write(universes.join("zz-test-universe.txt"), "# two exchanges, two calendars\n7203,XTKS\nIBM,XNYS\n")
+        .unwrap();
 
-    let without = scratch.run(&["refresh", "zz_custom_universe", "--plugins", plugins, "--data-dir", "data", "--today", UI_TODAY]);
+    let without = scratch.run(&[
+        "refresh",
+        "zz_custom_universe",
+        "--plugins",
+        plugins,
+        "--data-dir",
+        "data",
+        "--today",
+        UI_TODAY,
+    ]);
     assert!(!without.status.success());
     assert!(String::from_utf8_lossy(&without.stderr).contains("zz-test-universe"));
 
@@ -329,7 +381,8 @@ fn a_universes_folder_adds_universes_that_profiles_can_name() {
         UI_TODAY,
     ]);
     // One month: [2024-06-15, 2024-07-14], Tokyo's and New York's sessions each.
-    let expected = scratch.sessions("XTKS", "2024-06-15", "2024-07-14") + scratch.sessions("XNYS", "2024-06-15", "2024-07-14");
+    let expected =
+        scratch.sessions("XTKS", "2024-06-15", "2024-07-14") + scratch.sessions("XNYS", "2024-06-15", "2024-07-14");
     assert_fetched_exactly_what_was_missing(&report, expected);
     assert_eq!(report["symbols"], 2);
 }

@@ -132,7 +132,8 @@ fn expected_state(version: &str, at: &str) -> &'static str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renamed_in_version_serves_within_a_second_and_every_answer_flips_once() {
-    let server = Arc::new(start(ServerSetup { files: &[("zzswap.wasm", "fixture_swap_v1.wasm")], ..Default::default() }).await);
+    let server =
+        Arc::new(start(ServerSetup { files: &[("zzswap.wasm", "fixture_swap_v1.wasm")], ..Default::default() }).await);
     assert_eq!(server.zzswap_version().await, "1.0.0");
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -169,7 +170,8 @@ async fn renamed_in_version_serves_within_a_second_and_every_answer_flips_once()
     assert!(swap_took < Duration::from_secs(1), "the new version served {swap_took:?} after the file landed");
 
     let after_swap = requests.load(Ordering::Relaxed);
-    wait_until("the hammers see v2 for a while", || async { requests.load(Ordering::Relaxed) >= after_swap + 100 }).await;
+    wait_until("the hammers see v2 for a while", || async { requests.load(Ordering::Relaxed) >= after_swap + 100 })
+        .await;
     stop.store(true, Ordering::Relaxed);
     for hammer in hammers {
         let answers = hammer.await.expect("no hammer failed");
@@ -185,7 +187,8 @@ async fn renamed_in_version_serves_within_a_second_and_every_answer_flips_once()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_plugins_dropped_in_leave_the_old_generation_serving_and_show_their_errors() {
     let limits = Limits { deadline: Duration::from_millis(200), ..Limits::default() };
-    let server = start(ServerSetup { files: &[("zzswap.wasm", "fixture_swap_v1.wasm")], limits, ..Default::default() }).await;
+    let server =
+        start(ServerSetup { files: &[("zzswap.wasm", "fixture_swap_v1.wasm")], limits, ..Default::default() }).await;
     let before = server.get_ok(&format!("/calendars/ZZSWAP/status?at={JANUARY_2ND}")).await;
 
     let v2 = std::fs::read(guest("fixture_swap_v2.wasm")).unwrap();
@@ -266,7 +269,10 @@ async fn looping_plugin_does_not_stall_calls_to_other_plugins() {
     let xnys = server.get_ok("/calendars/XNYS/status?at=2024-03-11T15:00:00Z").await;
     assert_eq!(xnys["state"], "open");
     assert_eq!(server.zzswap_version().await, "1.0.0");
-    assert!(looping.iter().any(|request| !request.is_finished()), "the looping calls ended before the others were answered");
+    assert!(
+        looping.iter().any(|request| !request.is_finished()),
+        "the looping calls ended before the others were answered"
+    );
 
     for request in looping {
         let (status, body) = request.await.unwrap();
@@ -274,7 +280,12 @@ async fn looping_plugin_does_not_stall_calls_to_other_plugins() {
         assert!(body["error"].as_str().unwrap().contains("deadline"), "{body}");
     }
     let metrics = server.metrics().await;
-    assert!(metrics.contains(r#"tickstock_plugin_limit_hits_total{plugin="calendar/ZZHOSTILE",generation="1",failure="deadline"}"#), "{metrics}");
+    assert!(
+        metrics.contains(
+            r#"tickstock_plugin_limit_hits_total{plugin="calendar/ZZHOSTILE",generation="1",failure="deadline"}"#
+        ),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -160,7 +160,12 @@ async fn written_bars_read_back_exactly() {
         // read_bars orders by symbol, exchange, timeframe, start; "7203" sorts first.
         let mut expected = bars.clone();
         expected.sort_by(|left, right| {
-            (&left.symbol, &left.exchange, left.timeframe, left.start).cmp(&(&right.symbol, &right.exchange, right.timeframe, right.start))
+            (&left.symbol, &left.exchange, left.timeframe, left.start).cmp(&(
+                &right.symbol,
+                &right.exchange,
+                right.timeframe,
+                right.start,
+            ))
         });
         assert_eq!(store.read_bars(&everything()).await.unwrap(), expected);
         let msft = BarSelection { symbol: Some("MSFT".into()), ..everything() };
@@ -306,7 +311,8 @@ async fn holidays_and_weekends_never_split_a_gap_nor_are_one() {
         // Missing: Fri Jan 12 and Tue Jan 16 (the weekend and MLK Monday lie between
         // them), and Wed Jan 31, the last session.
         let missing = [date(1, 12), date(1, 16), date(1, 31)];
-        let present: Vec<Session> = sessions.iter().filter(|session| !missing.contains(&session.date)).copied().collect();
+        let present: Vec<Session> =
+            sessions.iter().filter(|session| !missing.contains(&session.date)).copied().collect();
         store.write_bars(&final_daily_bars("AAPL", &present)).await.unwrap();
         assert_eq!(
             daily_gaps(&store, &["AAPL"], &sessions).await,
@@ -395,7 +401,12 @@ async fn gaps_for_many_symbols_are_computed_per_symbol() {
 
 /// A Tokyo-like session: 09:00-15:00 local is 00:00-06:00 UTC, lunch 11:30-12:30 local.
 fn tokyo_session(day: NaiveDate) -> Session {
-    Session { date: day, open: utc(day, 0, 0), close: utc(day, 6, 0), lunch_break: Some((utc(day, 2, 30), utc(day, 3, 30))) }
+    Session {
+        date: day,
+        open: utc(day, 0, 0),
+        close: utc(day, 6, 0),
+        lunch_break: Some((utc(day, 2, 30), utc(day, 3, 30))),
+    }
 }
 
 #[tokio::test]
@@ -413,7 +424,12 @@ async fn minute_gaps_are_whole_sessions_missing_any_final_minute() {
         store.write_bars(&bars).await.unwrap();
         let symbols = vec!["7203".to_string()];
         let gaps = store
-            .gaps(&GapRequest { exchange: "XTKS", timeframe: Timeframe::Minute, symbols: &symbols, sessions: &sessions })
+            .gaps(&GapRequest {
+                exchange: "XTKS",
+                timeframe: Timeframe::Minute,
+                symbols: &symbols,
+                sessions: &sessions,
+            })
             .await
             .unwrap();
         assert_eq!(gaps, vec![gap("7203", date(1, 10), date(1, 11), 2)]);
@@ -472,7 +488,13 @@ async fn crash_child_writes_jobs_until_killed() {
 fn run_and_kill_crash_child(location: &str, schema: Option<&str>) -> Vec<usize> {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
-        .args(["store::crash_child_writes_jobs_until_killed", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "store::crash_child_writes_jobs_until_killed",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CRASH_CHILD_STORE_VARIABLE, location)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

@@ -99,7 +99,9 @@ impl Drop for TestDatabase {
         runtime.block_on(async {
             use sqlx::Connection as _;
             if let Ok(mut connection) = sqlx::PgConnection::connect(&self.admin_url).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut connection).await;
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+                    .execute(&mut connection)
+                    .await;
             }
         });
     }

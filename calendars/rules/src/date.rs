@@ -52,11 +52,7 @@ pub struct Date {
 
 impl fmt::Debug for Date {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            formatter,
-            "{:04}-{:02}-{:02}",
-            self.year, self.month, self.day
-        )
+        write!(formatter, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
     }
 }
 
@@ -104,9 +100,7 @@ impl Date {
         let era = year.div_euclid(400);
         let year_of_era = year - era * 400;
         let month = i64::from(self.month);
-        let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5
-            + i64::from(self.day)
-            - 1;
+        let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(self.day) - 1;
         let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
         era * 146_097 + day_of_era - 719_468
     }
@@ -116,22 +110,13 @@ impl Date {
         let shifted = day_number + 719_468;
         let era = shifted.div_euclid(146_097);
         let day_of_era = shifted - era * 146_097;
-        let year_of_era =
-            (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
         let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
         let month_index = (5 * day_of_year + 2) / 153;
         let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-        let month = if month_index < 10 {
-            month_index + 3
-        } else {
-            month_index - 9
-        };
+        let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
         let year = year_of_era + era * 400 + i64::from(month <= 2);
-        Date {
-            year: year as i32,
-            month: month as u8,
-            day: day as u8,
-        }
+        Date { year: year as i32, month: month as u8, day: day as u8 }
     }
 
     pub fn weekday(self) -> Weekday {
@@ -158,13 +143,9 @@ impl Date {
     /// The nth (1-based) `weekday` of a month, e.g. the fourth Thursday of November.
     pub fn nth_weekday(year: i32, month: u8, weekday: Weekday, nth: u8) -> Date {
         let first = Date::new(year, month, 1);
-        let offset =
-            (weekday.days_from_monday() - first.weekday().days_from_monday()).rem_euclid(7);
+        let offset = (weekday.days_from_monday() - first.weekday().days_from_monday()).rem_euclid(7);
         let date = first.add_days(offset + 7 * (i64::from(nth) - 1));
-        assert_eq!(
-            date.month, month,
-            "there is no {nth}th {weekday:?} in {year}-{month:02}"
-        );
+        assert_eq!(date.month, month, "there is no {nth}th {weekday:?} in {year}-{month:02}");
         date
     }
 
@@ -214,22 +195,10 @@ mod tests {
 
     #[test]
     fn nth_and_last_weekdays_match_known_holidays() {
-        assert_eq!(
-            Date::nth_weekday(2024, 11, Weekday::Thursday, 4),
-            Date::new(2024, 11, 28)
-        );
-        assert_eq!(
-            Date::nth_weekday(2026, 9, Weekday::Monday, 1),
-            Date::new(2026, 9, 7)
-        );
-        assert_eq!(
-            Date::last_weekday(2024, 5, Weekday::Monday),
-            Date::new(2024, 5, 27)
-        );
-        assert_eq!(
-            Date::last_weekday(2021, 5, Weekday::Monday),
-            Date::new(2021, 5, 31)
-        );
+        assert_eq!(Date::nth_weekday(2024, 11, Weekday::Thursday, 4), Date::new(2024, 11, 28));
+        assert_eq!(Date::nth_weekday(2026, 9, Weekday::Monday, 1), Date::new(2026, 9, 7));
+        assert_eq!(Date::last_weekday(2024, 5, Weekday::Monday), Date::new(2024, 5, 27));
+        assert_eq!(Date::last_weekday(2021, 5, Weekday::Monday), Date::new(2021, 5, 31));
     }
 
     #[test]

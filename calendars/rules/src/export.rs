@@ -26,18 +26,11 @@ macro_rules! export_calendar {
             use super::tickstock::plugins::types as wit_types;
 
             pub fn date(date: $crate::Date) -> wit_types::Date {
-                wit_types::Date {
-                    year: date.year,
-                    month: date.month,
-                    day: date.day,
-                }
+                wit_types::Date { year: date.year, month: date.month, day: date.day }
             }
 
             pub fn time(time: $crate::LocalTime) -> wit_types::LocalTime {
-                wit_types::LocalTime {
-                    hour: time.hour,
-                    minute: time.minute,
-                }
+                wit_types::LocalTime { hour: time.hour, minute: time.minute }
             }
 
             pub fn weekday(weekday: $crate::Weekday) -> wit_calendar::Weekday {
@@ -78,12 +71,9 @@ macro_rules! export_calendar {
                             effective_from: date(hours.effective_from),
                             open: time(hours.open),
                             close: time(hours.close),
-                            lunch_break: hours.lunch_break.map(|(start, end)| {
-                                wit_calendar::BreakInterval {
-                                    start: time(start),
-                                    end: time(end),
-                                }
-                            }),
+                            lunch_break: hours
+                                .lunch_break
+                                .map(|(start, end)| wit_calendar::BreakInterval { start: time(start), end: time(end) }),
                         })
                         .collect(),
                 }
@@ -95,9 +85,7 @@ macro_rules! export_calendar {
                     name: day.name,
                     kind: match day.kind {
                         $crate::DayKind::Closed => wit_calendar::DayKind::Closed,
-                        $crate::DayKind::EarlyClose(at) => {
-                            wit_calendar::DayKind::EarlyClose(time(at))
-                        }
+                        $crate::DayKind::EarlyClose(at) => wit_calendar::DayKind::EarlyClose(time(at)),
                         $crate::DayKind::LateOpen(at) => wit_calendar::DayKind::LateOpen(time(at)),
                     },
                     certainty: match day.certainty {
@@ -112,21 +100,15 @@ macro_rules! export_calendar {
 
             pub fn error(error: $crate::CalendarError) -> wit_calendar::CalendarError {
                 match error {
-                    $crate::CalendarError::YearOutOfRange(year) => {
-                        wit_calendar::CalendarError::YearOutOfRange(year)
-                    }
-                    $crate::CalendarError::Other(reason) => {
-                        wit_calendar::CalendarError::Other(reason)
-                    }
+                    $crate::CalendarError::YearOutOfRange(year) => wit_calendar::CalendarError::YearOutOfRange(year),
+                    $crate::CalendarError::Other(reason) => wit_calendar::CalendarError::Other(reason),
                 }
             }
         }
 
         impl Guest for ExportedCalendar {
             fn describe() -> tickstock::plugins::types::Identity {
-                exported_calendar_conversions::identity($crate::ExchangeCalendar::identity(
-                    &$calendar,
-                ))
+                exported_calendar_conversions::identity($crate::ExchangeCalendar::identity(&$calendar))
             }
         }
 
@@ -142,11 +124,7 @@ macro_rules! export_calendar {
                 exports::tickstock::plugins::calendar::CalendarError,
             > {
                 $crate::ExchangeCalendar::special_days(&$calendar, year)
-                    .map(|days| {
-                        days.into_iter()
-                            .map(exported_calendar_conversions::special_day)
-                            .collect()
-                    })
+                    .map(|days| days.into_iter().map(exported_calendar_conversions::special_day).collect())
                     .map_err(exported_calendar_conversions::error)
             }
         }

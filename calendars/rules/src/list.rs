@@ -57,16 +57,8 @@ impl SpecialDayList {
     /// An empty year. Days are official when `year <= published_through`, projected
     /// by rule after.
     pub fn new(year: i32, published_through: i32) -> SpecialDayList {
-        let certainty = if year <= published_through {
-            Certainty::Official
-        } else {
-            Certainty::Projected
-        };
-        SpecialDayList {
-            year,
-            certainty,
-            entries: Vec::new(),
-        }
+        let certainty = if year <= published_through { Certainty::Official } else { Certainty::Projected };
+        SpecialDayList { year, certainty, entries: Vec::new() }
     }
 
     pub fn year(&self) -> i32 {
@@ -111,9 +103,7 @@ impl SpecialDayList {
     /// Whether some rule already closes the exchange on `date` (for rules defined
     /// relative to trading days, such as "the last trading day of the year").
     pub fn is_closed(&self, date: Date) -> bool {
-        self.entries
-            .iter()
-            .any(|entry| entry.day.date == date && entry.day.kind == DayKind::Closed)
+        self.entries.iter().any(|entry| entry.day.date == date && entry.day.kind == DayKind::Closed)
     }
 
     /// Whether `date` is a weekday that no rule closes.
@@ -166,14 +156,7 @@ mod tests {
     fn closure_beats_early_close_on_the_same_date() {
         let mut list = SpecialDayList::new(2024, 2030);
         let date = Date::new(2024, 12, 24);
-        list.add(
-            date,
-            DayKind::EarlyClose(LocalTime::new(13, 0)),
-            "Christmas Eve",
-            "r",
-            "s",
-        )
-        .one_off();
+        list.add(date, DayKind::EarlyClose(LocalTime::new(13, 0)), "Christmas Eve", "r", "s").one_off();
         list.closed(date, "Storm", "r", "s");
         let days = list.finish();
         assert_eq!(days.len(), 1);
@@ -185,8 +168,7 @@ mod tests {
     fn more_specific_name_wins_between_two_closures() {
         let mut list = SpecialDayList::new(2023, 2030);
         let date = Date::new(2023, 1, 2);
-        list.closed(date, "New Year market holiday", "r", "s")
-            .specificity(Specificity::ExchangeWide);
+        list.closed(date, "New Year market holiday", "r", "s").specificity(Specificity::ExchangeWide);
         list.closed(date, "Substitute holiday", "r", "s");
         let days = list.finish();
         assert_eq!(days.len(), 1);

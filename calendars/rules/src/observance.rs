@@ -64,16 +64,8 @@ pub fn following_monday_if_weekend(date: Date) -> Date {
 pub fn uk_christmas_and_boxing_day(year: i32) -> (Date, Date) {
     let christmas = Date::new(year, 12, 25);
     let boxing_day = Date::new(year, 12, 26);
-    let christmas_observed = if christmas.is_weekend() {
-        Date::new(year, 12, 27)
-    } else {
-        christmas
-    };
-    let boxing_day_observed = if boxing_day.is_weekend() {
-        Date::new(year, 12, 28)
-    } else {
-        boxing_day
-    };
+    let christmas_observed = if christmas.is_weekend() { Date::new(year, 12, 27) } else { christmas };
+    let boxing_day_observed = if boxing_day.is_weekend() { Date::new(year, 12, 28) } else { boxing_day };
     (christmas_observed, boxing_day_observed)
 }
 
@@ -116,10 +108,7 @@ mod tests {
         for (year, (christmas_day, boxing_day)) in cases {
             assert_eq!(
                 uk_christmas_and_boxing_day(year),
-                (
-                    Date::new(year, 12, christmas_day),
-                    Date::new(year, 12, boxing_day)
-                ),
+                (Date::new(year, 12, christmas_day), Date::new(year, 12, boxing_day)),
                 "{year}"
             );
         }
@@ -127,21 +116,9 @@ mod tests {
 
     #[test]
     fn us_nearest_weekday_moves_saturday_back_and_sunday_forward() {
-        assert_eq!(
-            nearest_weekday(Date::new(2026, 7, 4)),
-            Date::new(2026, 7, 3)
-        );
-        assert_eq!(
-            nearest_weekday(Date::new(2027, 6, 19)),
-            Date::new(2027, 6, 18)
-        );
-        assert_eq!(
-            nearest_weekday(Date::new(2022, 6, 19)),
-            Date::new(2022, 6, 20)
-        );
-        assert_eq!(
-            nearest_weekday(Date::new(2024, 7, 4)),
-            Date::new(2024, 7, 4)
-        );
+        assert_eq!(nearest_weekday(Date::new(2026, 7, 4)), Date::new(2026, 7, 3));
+        assert_eq!(nearest_weekday(Date::new(2027, 6, 19)), Date::new(2027, 6, 18));
+        assert_eq!(nearest_weekday(Date::new(2022, 6, 19)), Date::new(2022, 6, 20));
+        assert_eq!(nearest_weekday(Date::new(2024, 7, 4)), Date::new(2024, 7, 4));
     }
 }

@@ -40,22 +40,10 @@ pub struct UsSources {
 
 /// National days of mourning for former presidents on which both exchanges closed.
 const DAYS_OF_MOURNING: &[(Date, &str)] = &[
-    (
-        Date::new(2004, 6, 11),
-        "National Day of Mourning for President Ronald Reagan",
-    ),
-    (
-        Date::new(2007, 1, 2),
-        "National Day of Mourning for President Gerald R. Ford",
-    ),
-    (
-        Date::new(2018, 12, 5),
-        "National Day of Mourning for President George H. W. Bush",
-    ),
-    (
-        Date::new(2025, 1, 9),
-        "National Day of Mourning for President Jimmy Carter",
-    ),
+    (Date::new(2004, 6, 11), "National Day of Mourning for President Ronald Reagan"),
+    (Date::new(2007, 1, 2), "National Day of Mourning for President Gerald R. Ford"),
+    (Date::new(2018, 12, 5), "National Day of Mourning for President George H. W. Bush"),
+    (Date::new(2025, 1, 9), "National Day of Mourning for President Jimmy Carter"),
 ];
 
 /// Every special day of `year` (already checked to be in range).
@@ -89,18 +77,8 @@ pub fn special_days(list: &mut SpecialDayList, sources: &UsSources) {
         "third Monday of February",
         source,
     );
-    list.closed(
-        easter_sunday(year).add_days(-2),
-        "Good Friday",
-        "Friday before Easter Sunday",
-        source,
-    );
-    list.closed(
-        Date::last_weekday(year, 5, Weekday::Monday),
-        "Memorial Day",
-        "last Monday of May",
-        source,
-    );
+    list.closed(easter_sunday(year).add_days(-2), "Good Friday", "Friday before Easter Sunday", source);
+    list.closed(Date::last_weekday(year, 5, Weekday::Monday), "Memorial Day", "last Monday of May", source);
     if year >= 2022 {
         let juneteenth = Date::new(year, 6, 19);
         list.closed(
@@ -112,34 +90,14 @@ pub fn special_days(list: &mut SpecialDayList, sources: &UsSources) {
         .observed_from(juneteenth);
     }
     let independence_day = Date::new(year, 7, 4);
-    list.closed(
-        nearest_weekday(independence_day),
-        "Independence Day",
-        "July 4, nearest weekday",
-        source,
-    )
-    .observed_from(independence_day);
-    list.closed(
-        Date::nth_weekday(year, 9, Weekday::Monday, 1),
-        "Labor Day",
-        "first Monday of September",
-        source,
-    );
+    list.closed(nearest_weekday(independence_day), "Independence Day", "July 4, nearest weekday", source)
+        .observed_from(independence_day);
+    list.closed(Date::nth_weekday(year, 9, Weekday::Monday, 1), "Labor Day", "first Monday of September", source);
     let thanksgiving = Date::nth_weekday(year, 11, Weekday::Thursday, 4);
-    list.closed(
-        thanksgiving,
-        "Thanksgiving Day",
-        "fourth Thursday of November",
-        source,
-    );
+    list.closed(thanksgiving, "Thanksgiving Day", "fourth Thursday of November", source);
     let christmas = Date::new(year, 12, 25);
-    list.closed(
-        nearest_weekday(christmas),
-        "Christmas Day",
-        "December 25, nearest weekday",
-        source,
-    )
-    .observed_from(christmas);
+    list.closed(nearest_weekday(christmas), "Christmas Day", "December 25, nearest weekday", source)
+        .observed_from(christmas);
 
     // Early closes at 13:00.
     let early = DayKind::EarlyClose(EARLY_CLOSE);
@@ -179,31 +137,15 @@ pub fn special_days(list: &mut SpecialDayList, sources: &UsSources) {
         source,
     );
     let christmas_eve = Date::new(year, 12, 24);
-    if !matches!(
-        christmas_eve.weekday(),
-        Weekday::Friday | Weekday::Saturday | Weekday::Sunday
-    ) {
-        list.add(
-            christmas_eve,
-            early,
-            "Christmas Eve",
-            "December 24 when Monday to Thursday",
-            source,
-        );
+    if !matches!(christmas_eve.weekday(), Weekday::Friday | Weekday::Saturday | Weekday::Sunday) {
+        list.add(christmas_eve, early, "Christmas Eve", "December 24 when Monday to Thursday", source);
     }
 
     // One-off early closes.
     if year == 2003 {
         // Friday after a Thursday Christmas: a one-off 13:00 close announced by the
         // exchanges for 2003 (exchange_calendars agrees).
-        list.add(
-            Date::new(2003, 12, 26),
-            early,
-            "Day after Christmas",
-            "one-off early close",
-            source,
-        )
-        .one_off();
+        list.add(Date::new(2003, 12, 26), early, "Day after Christmas", "one-off early close", source).one_off();
     }
 
     // One-off closures.
@@ -217,21 +159,10 @@ pub fn special_days(list: &mut SpecialDayList, sources: &UsSources) {
         .one_off();
     }
     for day in [29, 30] {
-        list.closed(
-            Date::new(2012, 10, day),
-            "Closed for Hurricane Sandy",
-            "one-off closure",
-            sources.hurricane_sandy,
-        )
-        .one_off();
+        list.closed(Date::new(2012, 10, day), "Closed for Hurricane Sandy", "one-off closure", sources.hurricane_sandy)
+            .one_off();
     }
     for &(date, name) in DAYS_OF_MOURNING {
-        list.closed(
-            date,
-            name,
-            "national day of mourning",
-            (sources.mourning)(date),
-        )
-        .one_off();
+        list.closed(date, name, "national day of mourning", (sources.mourning)(date)).one_off();
     }
 }

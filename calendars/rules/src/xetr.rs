@@ -6,8 +6,8 @@
 
 use crate::observance::{easter_monday, good_friday, whit_monday};
 use crate::{
-    CalendarInfo, Date, DayKind, ExchangeCalendar, Identity, LocalTime, RegularHours, SpecialDay,
-    SpecialDayList, saturday_sunday,
+    CalendarInfo, Date, DayKind, ExchangeCalendar, Identity, LocalTime, RegularHours, SpecialDay, SpecialDayList,
+    saturday_sunday,
 };
 
 /// Deutsche Börse publishes the coming year's trading calendar; at the time of writing
@@ -34,21 +34,9 @@ pub fn regular_hours() -> Vec<RegularHours> {
     };
     vec![
         hours(FIRST_SESSION, LocalTime::new(8, 30), LocalTime::new(17, 0)),
-        hours(
-            Date::new(1999, 9, 20),
-            LocalTime::new(9, 0),
-            LocalTime::new(17, 30),
-        ),
-        hours(
-            Date::new(2000, 6, 2),
-            LocalTime::new(9, 0),
-            LocalTime::new(20, 0),
-        ),
-        hours(
-            Date::new(2003, 11, 3),
-            LocalTime::new(9, 0),
-            LocalTime::new(17, 30),
-        ),
+        hours(Date::new(1999, 9, 20), LocalTime::new(9, 0), LocalTime::new(17, 30)),
+        hours(Date::new(2000, 6, 2), LocalTime::new(9, 0), LocalTime::new(20, 0)),
+        hours(Date::new(2003, 11, 3), LocalTime::new(9, 0), LocalTime::new(17, 30)),
     ]
 }
 
@@ -93,44 +81,18 @@ impl ExchangeCalendar for Xetr {
         for (month, day, name, rule) in fixed {
             list.closed(Date::new(year, month, day), name, rule, source);
         }
-        list.closed(
-            good_friday(year),
-            "Good Friday",
-            "Friday before Easter Sunday",
-            source,
-        );
-        list.closed(
-            easter_monday(year),
-            "Easter Monday",
-            "Monday after Easter Sunday",
-            source,
-        );
+        list.closed(good_friday(year), "Good Friday", "Friday before Easter Sunday", source);
+        list.closed(easter_monday(year), "Easter Monday", "Monday after Easter Sunday", source);
 
         // Whit Monday and German Unity Day: trading days except 2015-2021, when Xetra
         // closed on both, and Whit Monday 2007 (a one-off). Xetra trades on them again
         // from 2022.
         if (2015..=2021).contains(&year) {
-            list.closed(
-                whit_monday(year),
-                "Whit Monday",
-                "Monday after Pentecost (closed 2015-2021)",
-                source,
-            );
-            list.closed(
-                Date::new(year, 10, 3),
-                "Day of German Unity",
-                "October 3 (closed 2015-2021)",
-                source,
-            );
+            list.closed(whit_monday(year), "Whit Monday", "Monday after Pentecost (closed 2015-2021)", source);
+            list.closed(Date::new(year, 10, 3), "Day of German Unity", "October 3 (closed 2015-2021)", source);
         }
         if year == 2007 {
-            list.closed(
-                Date::new(2007, 5, 28),
-                "Whit Monday",
-                "one-off closure",
-                source,
-            )
-            .one_off();
+            list.closed(Date::new(2007, 5, 28), "Whit Monday", "one-off closure", source).one_off();
         }
         if year == 2017 {
             list.closed(

@@ -7,12 +7,10 @@
 //! align with Frankfurt) and we cannot vouch for the exact day it changed, so 1995
 //! (VE Day 50th) and 1999-12-31 (millennium) are outside the range rather than guessed.
 
-use crate::observance::{
-    easter_monday, following_monday_if_weekend, good_friday, uk_christmas_and_boxing_day,
-};
+use crate::observance::{easter_monday, following_monday_if_weekend, good_friday, uk_christmas_and_boxing_day};
 use crate::{
-    CalendarInfo, Date, DayKind, ExchangeCalendar, Identity, LocalTime, RegularHours, SpecialDay,
-    SpecialDayList, Weekday, saturday_sunday,
+    CalendarInfo, Date, DayKind, ExchangeCalendar, Identity, LocalTime, RegularHours, SpecialDay, SpecialDayList,
+    Weekday, saturday_sunday,
 };
 
 /// LSEG publishes business days for the coming year; at the time of writing
@@ -39,30 +37,10 @@ pub fn regular_hours() -> Vec<RegularHours> {
 /// Bank holidays moved off their usual Monday by proclamation: (year, usual, moved,
 /// reason). The usual dates were trading days.
 const MOVED_BANK_HOLIDAYS: &[(i32, &str, Date, &str)] = &[
-    (
-        2002,
-        "Spring bank holiday",
-        Date::new(2002, 6, 4),
-        "moved for the Golden Jubilee",
-    ),
-    (
-        2012,
-        "Spring bank holiday",
-        Date::new(2012, 6, 4),
-        "moved for the Diamond Jubilee",
-    ),
-    (
-        2020,
-        "Early May bank holiday",
-        Date::new(2020, 5, 8),
-        "moved to VE Day (75th anniversary)",
-    ),
-    (
-        2022,
-        "Spring bank holiday",
-        Date::new(2022, 6, 2),
-        "moved for the Platinum Jubilee",
-    ),
+    (2002, "Spring bank holiday", Date::new(2002, 6, 4), "moved for the Golden Jubilee"),
+    (2012, "Spring bank holiday", Date::new(2012, 6, 4), "moved for the Diamond Jubilee"),
+    (2020, "Early May bank holiday", Date::new(2020, 5, 8), "moved to VE Day (75th anniversary)"),
+    (2022, "Spring bank holiday", Date::new(2022, 6, 2), "moved for the Platinum Jubilee"),
 ];
 
 /// Extra one-off bank holidays and closures.
@@ -71,14 +49,8 @@ const ONE_OFF_CLOSURES: &[(Date, &str)] = &[
     (Date::new(2011, 4, 29), "Royal wedding bank holiday"),
     (Date::new(2012, 6, 5), "Diamond Jubilee bank holiday"),
     (Date::new(2022, 6, 3), "Platinum Jubilee bank holiday"),
-    (
-        Date::new(2022, 9, 19),
-        "State funeral of Queen Elizabeth II",
-    ),
-    (
-        Date::new(2023, 5, 8),
-        "Coronation of King Charles III bank holiday",
-    ),
+    (Date::new(2022, 9, 19), "State funeral of Queen Elizabeth II"),
+    (Date::new(2023, 5, 8), "Coronation of King Charles III bank holiday"),
 ];
 
 /// The London rule set.
@@ -121,35 +93,13 @@ impl ExchangeCalendar for Xlon {
             BANK_HOLIDAYS,
         )
         .observed_from(new_year);
-        list.closed(
-            good_friday(year),
-            "Good Friday",
-            "Friday before Easter Sunday",
-            BANK_HOLIDAYS,
-        );
-        list.closed(
-            easter_monday(year),
-            "Easter Monday",
-            "Monday after Easter Sunday",
-            BANK_HOLIDAYS,
-        );
+        list.closed(good_friday(year), "Good Friday", "Friday before Easter Sunday", BANK_HOLIDAYS);
+        list.closed(easter_monday(year), "Easter Monday", "Monday after Easter Sunday", BANK_HOLIDAYS);
 
         let bank_holidays = [
-            (
-                "Early May bank holiday",
-                "first Monday of May",
-                Date::nth_weekday(year, 5, Weekday::Monday, 1),
-            ),
-            (
-                "Spring bank holiday",
-                "last Monday of May",
-                Date::last_weekday(year, 5, Weekday::Monday),
-            ),
-            (
-                "Summer bank holiday",
-                "last Monday of August",
-                Date::last_weekday(year, 8, Weekday::Monday),
-            ),
+            ("Early May bank holiday", "first Monday of May", Date::nth_weekday(year, 5, Weekday::Monday, 1)),
+            ("Spring bank holiday", "last Monday of May", Date::last_weekday(year, 5, Weekday::Monday)),
+            ("Summer bank holiday", "last Monday of August", Date::last_weekday(year, 8, Weekday::Monday)),
         ];
         for (name, rule, usual) in bank_holidays {
             let moved = MOVED_BANK_HOLIDAYS
@@ -184,8 +134,7 @@ impl ExchangeCalendar for Xlon {
         .observed_from(Date::new(year, 12, 26));
 
         for &(date, name) in ONE_OFF_CLOSURES {
-            list.closed(date, name, "one-off closure", PROCLAMATION)
-                .one_off();
+            list.closed(date, name, "one-off closure", PROCLAMATION).one_off();
         }
 
         let early = DayKind::EarlyClose(EARLY_CLOSE);

@@ -1,9 +1,7 @@
 //! Nasdaq (XNAS): identity, hours and special days. Nasdaq closes and closes early on
 //! the same days as the NYSE (see `us`); only the sources differ.
 
-use crate::{
-    CalendarInfo, Date, ExchangeCalendar, Identity, SpecialDay, SpecialDayList, saturday_sunday, us,
-};
+use crate::{CalendarInfo, Date, ExchangeCalendar, Identity, SpecialDay, SpecialDayList, saturday_sunday, us};
 
 /// Nasdaq publishes its holiday schedule about three years ahead, like the NYSE; at the
 /// time of writing (2026-11-30) through 2028. Later years are projections.

@@ -1,8 +1,6 @@
 //! New York Stock Exchange (XNYS): identity, hours and special days.
 
-use crate::{
-    CalendarInfo, Date, ExchangeCalendar, Identity, SpecialDay, SpecialDayList, saturday_sunday, us,
-};
+use crate::{CalendarInfo, Date, ExchangeCalendar, Identity, SpecialDay, SpecialDayList, saturday_sunday, us};
 
 /// NYSE publishes its holidays and early closes about three years ahead; at the time of
 /// writing (2026-11-30) its schedule runs through 2028. Later years are projections.

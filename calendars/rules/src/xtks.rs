@@ -5,8 +5,8 @@
 
 use crate::japan::{HOLIDAY_LAW, rest_days};
 use crate::{
-    CalendarInfo, Date, DayKind, ExchangeCalendar, Identity, LocalTime, RegularHours, SpecialDay,
-    SpecialDayList, Specificity, saturday_sunday,
+    CalendarInfo, Date, DayKind, ExchangeCalendar, Identity, LocalTime, RegularHours, SpecialDay, SpecialDayList,
+    Specificity, saturday_sunday,
 };
 
 /// JPX publishes next year's market holidays once the equinox days are announced (each
@@ -95,21 +95,12 @@ impl ExchangeCalendar for Xtks {
         // The exchange's own year-end break, national holiday or not. A national holiday
         // on the same date keeps its more specific name.
         let year_end_rule = "December 31 and January 1-3, every year";
-        for date in [
-            Date::new(year, 1, 1),
-            Date::new(year, 1, 2),
-            Date::new(year, 1, 3),
-        ] {
+        for date in [Date::new(year, 1, 1), Date::new(year, 1, 2), Date::new(year, 1, 3)] {
             list.closed(date, "New Year market holiday", year_end_rule, JPX_HOLIDAYS)
                 .specificity(Specificity::ExchangeWide);
         }
-        list.closed(
-            Date::new(year, 12, 31),
-            "Year-end market holiday",
-            year_end_rule,
-            JPX_HOLIDAYS,
-        )
-        .specificity(Specificity::ExchangeWide);
+        list.closed(Date::new(year, 12, 31), "Year-end market holiday", year_end_rule, JPX_HOLIDAYS)
+            .specificity(Specificity::ExchangeWide);
 
         if year == 2020 {
             list.closed(
@@ -124,8 +115,7 @@ impl ExchangeCalendar for Xtks {
         // Until the end of 2008 the first (dai-hakkai) and last (dai-nokai) trading days of
         // the year had a morning session only; from 2009 they are full days.
         if year <= 2008 {
-            let half_day_source =
-                "TSE half-day sessions on the first and last trading days until 2008 (reported)";
+            let half_day_source = "TSE half-day sessions on the first and last trading days until 2008 (reported)";
             let mut first = Date::new(year, 1, 4);
             while !list.is_trading_day(first) {
                 first = first.next_day();

@@ -17,8 +17,8 @@
 
 use crate::observance::{following_monday_if_weekend, good_friday, uk_christmas_and_boxing_day};
 use crate::{
-    CalendarInfo, Date, DayKind, ExchangeCalendar, Identity, LocalTime, RegularHours, SpecialDay,
-    SpecialDayList, Weekday, saturday_sunday,
+    CalendarInfo, Date, DayKind, ExchangeCalendar, Identity, LocalTime, RegularHours, SpecialDay, SpecialDayList,
+    Weekday, saturday_sunday,
 };
 
 /// TMX publishes the coming year's market holidays in the autumn; at the time of writing
@@ -100,18 +100,8 @@ impl ExchangeCalendar for Xtse {
                 TMX_CALENDAR,
             );
         }
-        list.closed(
-            good_friday(year),
-            "Good Friday",
-            "Friday before Easter Sunday",
-            TMX_CALENDAR,
-        );
-        list.closed(
-            victoria_day(year),
-            "Victoria Day",
-            "Monday before May 25",
-            TMX_CALENDAR,
-        );
+        list.closed(good_friday(year), "Good Friday", "Friday before Easter Sunday", TMX_CALENDAR);
+        list.closed(victoria_day(year), "Victoria Day", "Monday before May 25", TMX_CALENDAR);
         let canada_day = Date::new(year, 7, 1);
         list.closed(
             following_monday_if_weekend(canada_day),
@@ -120,17 +110,10 @@ impl ExchangeCalendar for Xtse {
             TMX_CALENDAR,
         )
         .observed_from(canada_day);
-        let first_mondays = [
-            ("Civic Holiday", "first Monday of August", 8),
-            ("Labour Day", "first Monday of September", 9),
-        ];
+        let first_mondays =
+            [("Civic Holiday", "first Monday of August", 8), ("Labour Day", "first Monday of September", 9)];
         for (name, rule, month) in first_mondays {
-            list.closed(
-                Date::nth_weekday(year, month, Weekday::Monday, 1),
-                name,
-                rule,
-                TMX_CALENDAR,
-            );
+            list.closed(Date::nth_weekday(year, month, Weekday::Monday, 1), name, rule, TMX_CALENDAR);
         }
         list.closed(
             Date::nth_weekday(year, 10, Weekday::Monday, 2),

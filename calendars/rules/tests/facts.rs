@@ -8,9 +8,7 @@ use calendar_rules::xnas::Xnas;
 use calendar_rules::xnys::Xnys;
 use calendar_rules::xtks::Xtks;
 use calendar_rules::xtse::Xtse;
-use calendar_rules::{
-    CalendarError, Certainty, Date, DayKind, ExchangeCalendar, LocalTime, SpecialDay,
-};
+use calendar_rules::{CalendarError, Certainty, Date, DayKind, ExchangeCalendar, LocalTime, SpecialDay};
 
 /// What a date should be on an exchange.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,12 +34,8 @@ fn calendar(mic: &str) -> Box<dyn ExchangeCalendar> {
 
 fn date(text: &str) -> Date {
     let parts: Vec<&str> = text.split('-').collect();
-    Date::try_new(
-        parts[0].parse().unwrap(),
-        parts[1].parse().unwrap(),
-        parts[2].parse().unwrap(),
-    )
-    .unwrap_or_else(|| panic!("bad date {text}"))
+    Date::try_new(parts[0].parse().unwrap(), parts[1].parse().unwrap(), parts[2].parse().unwrap())
+        .unwrap_or_else(|| panic!("bad date {text}"))
 }
 
 fn special_day(mic: &str, on: Date) -> Option<SpecialDay> {
@@ -50,10 +44,7 @@ fn special_day(mic: &str, on: Date) -> Option<SpecialDay> {
 }
 
 fn observed(mic: &str, on: Date) -> Expect {
-    assert!(
-        !on.is_weekend(),
-        "{mic} {on}: the table should hold weekdays only"
-    );
+    assert!(!on.is_weekend(), "{mic} {on}: the table should hold weekdays only");
     match special_day(mic, on).map(|day| day.kind) {
         None => Regular,
         Some(DayKind::Closed) => Closed,
@@ -247,17 +238,10 @@ fn check_table(mic: &str, facts: &[(&str, Expect, &str)]) {
         let on = date(text);
         let actual = observed(mic, on);
         if actual != expected {
-            failures.push(format!(
-                "{mic} {text}: expected {expected:?}, got {actual:?} ({why})"
-            ));
+            failures.push(format!("{mic} {text}: expected {expected:?}, got {actual:?} ({why})"));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} facts failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} facts failed:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
@@ -286,13 +270,7 @@ fn xetra_matches_every_reference_fact() {
 }
 
 /// (MIC, date, hours expected on that date: open, close, lunch break).
-type HoursFact = (
-    &'static str,
-    &'static str,
-    (u8, u8),
-    (u8, u8),
-    Option<((u8, u8), (u8, u8))>,
-);
+type HoursFact = (&'static str, &'static str, (u8, u8), (u8, u8), Option<((u8, u8), (u8, u8))>);
 #[rustfmt::skip]
 const HOURS_FACTS: &[HoursFact] = &[
     ("XNYS", "2024-03-11", (9, 30), (16, 0), None),
@@ -322,11 +300,7 @@ fn regular_hours_in_force_match_the_reference() {
         let time = |(hour, minute): (u8, u8)| LocalTime::new(hour, minute);
         assert_eq!(hours.open, time(open), "{mic} {text} open");
         assert_eq!(hours.close, time(close), "{mic} {text} close");
-        assert_eq!(
-            hours.lunch_break,
-            lunch_break.map(|(start, end)| (time(start), time(end))),
-            "{mic} {text} break"
-        );
+        assert_eq!(hours.lunch_break, lunch_break.map(|(start, end)| (time(start), time(end))), "{mic} {text} break");
     }
 }
 
@@ -335,18 +309,10 @@ fn every_calendar_starts_its_hours_by_its_first_session() {
     for mic in ["XNYS", "XNAS", "XTKS", "XLON", "XETR", "XTSE"] {
         let info = calendar(mic).info();
         assert!(info.hours[0].effective_from <= info.first_session, "{mic}");
-        assert!(
-            info.hours
-                .windows(2)
-                .all(|pair| pair[0].effective_from < pair[1].effective_from),
-            "{mic}"
-        );
+        assert!(info.hours.windows(2).all(|pair| pair[0].effective_from < pair[1].effective_from), "{mic}");
         assert_eq!(info.first_session.year, info.first_year, "{mic}");
         assert!(!info.first_session.is_weekend(), "{mic}");
-        assert!(
-            observed(mic, info.first_session) != Closed,
-            "{mic} first session is closed"
-        );
+        assert!(observed(mic, info.first_session) != Closed, "{mic} first session is closed");
     }
 }
 
@@ -355,12 +321,7 @@ fn xetra_starts_at_its_launch() {
     let info = Xetr.info();
     assert_eq!(info.first_session, Date::new(1997, 11, 28));
     assert_eq!(info.first_year, 1997);
-    assert!(
-        Xetr.special_days(1997)
-            .unwrap()
-            .iter()
-            .all(|day| day.date >= info.first_session)
-    );
+    assert!(Xetr.special_days(1997).unwrap().iter().all(|day| day.date >= info.first_session));
 }
 
 #[test]
@@ -383,11 +344,7 @@ fn years_outside_the_range_are_refused() {
         ("XETR", 2100),
     ];
     for &(mic, year) in cases {
-        assert_eq!(
-            calendar(mic).special_days(year),
-            Err(CalendarError::YearOutOfRange(year)),
-            "{mic} {year}"
-        );
+        assert_eq!(calendar(mic).special_days(year), Err(CalendarError::YearOutOfRange(year)), "{mic} {year}");
     }
 }
 
@@ -398,32 +355,17 @@ fn every_year_is_ordered_weekday_only_one_per_date_and_certain_up_to_publication
         let info = exchange.info();
         for year in info.first_year..=info.last_year {
             let days = exchange.special_days(year).unwrap();
-            assert!(
-                days.windows(2).all(|pair| pair[0].date < pair[1].date),
-                "{mic} {year} order"
-            );
+            assert!(days.windows(2).all(|pair| pair[0].date < pair[1].date), "{mic} {year} order");
             for day in &days {
                 assert_eq!(day.date.year, year, "{mic} {}", day.date);
                 assert!(!day.date.is_weekend(), "{mic} {} is a weekend", day.date);
                 assert!(!day.name.is_empty() && !day.rule.is_empty() && !day.source.is_empty());
-                let expected_certainty = if year <= info.published_through {
-                    Certainty::Official
-                } else {
-                    Certainty::Projected
-                };
+                let expected_certainty =
+                    if year <= info.published_through { Certainty::Official } else { Certainty::Projected };
                 assert_eq!(day.certainty, expected_certainty, "{mic} {}", day.date);
                 if let DayKind::EarlyClose(at) = day.kind {
-                    let hours = info
-                        .hours
-                        .iter()
-                        .rev()
-                        .find(|hours| hours.effective_from <= day.date)
-                        .unwrap();
-                    assert!(
-                        at > hours.open && at < hours.close,
-                        "{mic} {} early close {at:?}",
-                        day.date
-                    );
+                    let hours = info.hours.iter().rev().find(|hours| hours.effective_from <= day.date).unwrap();
+                    assert!(at > hours.open && at < hours.close, "{mic} {} early close {at:?}", day.date);
                 }
             }
         }
@@ -491,9 +433,7 @@ fn session_counts_match_published_calendars() {
     for &(mic, year, expected, why) in SESSION_COUNTS {
         let actual = sessions_in_year(mic, year);
         if actual != expected {
-            failures.push(format!(
-                "{mic} {year}: expected {expected} sessions, got {actual} ({why})"
-            ));
+            failures.push(format!("{mic} {year}: expected {expected} sessions, got {actual} ({why})"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -85,8 +85,16 @@ pub fn run(options: &GlobalOptions, args: LoadBenchArgs) -> anyhow::Result<()> {
             submit_only: false,
             observer: None,
         };
-        let outcome =
-            crate::load::run(registry, store.clone(), Arc::new(SyntheticProvider), queue, &request, run_options, shutdown).await;
+        let outcome = crate::load::run(
+            registry,
+            store.clone(),
+            Arc::new(SyntheticProvider),
+            queue,
+            &request,
+            run_options,
+            shutdown,
+        )
+        .await;
         store.close().await;
         if let Some(url) = &args.db {
             Store::drop_schema(url, &schema).await.context("dropping the benchmark schema")?;
@@ -108,7 +116,13 @@ pub fn run(options: &GlobalOptions, args: LoadBenchArgs) -> anyhow::Result<()> {
     } else {
         println!(
             "{} symbols x {} years daily into {}: {} rows in {} jobs, {:.2} s, {:.0} rows/s",
-            report.symbols, report.years, report.store, report.rows, report.jobs, report.seconds, report.rows_per_second
+            report.symbols,
+            report.years,
+            report.store,
+            report.rows,
+            report.jobs,
+            report.seconds,
+            report.rows_per_second
         );
     }
     Ok(())

@@ -29,7 +29,8 @@ pub struct PluginCosts {
 
 pub fn run(options: &GlobalOptions, calls: usize, json: bool) -> anyhow::Result<()> {
     let cache = tempfile::tempdir()?;
-    let cached_options = RuntimeOptions { limits: options.runtime_options().limits, cache_dir: Some(cache.path().to_path_buf()) };
+    let cached_options =
+        RuntimeOptions { limits: options.runtime_options().limits, cache_dir: Some(cache.path().to_path_buf()) };
     let mut reports = Vec::new();
     for builtin in BUILTINS {
         let source = PluginSource::Builtin(builtin.file_name);

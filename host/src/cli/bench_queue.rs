@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::plan::{Gap, Tier, Timeframe};
-use crate::queue::{new_job_id, JobPayload, JobQueue, Queue, QueueOptions};
+use crate::queue::{JobPayload, JobQueue, Queue, QueueOptions, new_job_id};
 
 #[derive(Debug, clap::Args)]
 pub struct QueueBenchArgs {
@@ -83,7 +83,10 @@ pub struct RedisBenchmarkFigure {
 pub fn run(args: QueueBenchArgs) -> anyhow::Result<()> {
     let redis_url = args.queue.as_ref().map(|url| {
         if url.is_empty() {
-            std::env::var("TICKSTOCK_QUEUE").ok().filter(|url| !url.is_empty()).unwrap_or_else(|| "redis://127.0.0.1:6379".to_string())
+            std::env::var("TICKSTOCK_QUEUE")
+                .ok()
+                .filter(|url| !url.is_empty())
+                .unwrap_or_else(|| "redis://127.0.0.1:6379".to_string())
         } else {
             url.clone()
         }
@@ -116,21 +119,36 @@ fn bench_job(index: usize, gaps_per_job: usize) -> JobPayload {
     let start = NaiveDate::from_ymd_opt(2020, 1, 2).expect("valid date");
     let end = NaiveDate::from_ymd_opt(2024, 12, 31).expect("valid date");
     let gaps = (0..gaps_per_job.max(1))
-        .map(|gap| Gap { symbol: format!("SYM{index:06}{gap:03}"), exchange: "XNYS".to_string(), start, end, sessions: 1258 })
+        .map(|gap| Gap {
+            symbol: format!("SYM{index:06}{gap:03}"),
+            exchange: "XNYS".to_string(),
+            start,
+            end,
+            sessions: 1258,
+        })
         .collect();
     JobPayload::new("bench", Tier::ALL[index % 4], Timeframe::Daily, gaps)
 }
 
-async fn measure_backend(url: Option<&str>, singles: usize, bulk: usize, gaps_per_job: usize) -> anyhow::Result<BackendFigures> {
+async fn measure_backend(
+    url: Option<&str>,
+    singles: usize,
+    bulk: usize,
+    gaps_per_job: usize,
+) -> anyhow::Result<BackendFigures> {
     let options = QueueOptions {
         key_prefix: format!("tickstock-bench:{}:", new_job_id()),
         // Room for everything: this measures submission, not backpressure.
         max_backlog: (bulk + singles * 2) as u64,
         ..QueueOptions::default()
     };
-    let queue = Queue::open(url, options).await.with_context(|| format!("opening the queue {}", url.unwrap_or("in-process")))?;
+    let queue = Queue::open(url, options)
+        .await
+        .with_context(|| format!("opening the queue {}", url.unwrap_or("in-process")))?;
     let server = match &queue {
-        Queue::Redis(_) => url.and_then(|url| redis::Client::open(url).ok()).map(|client| client.get_connection_info().addr().to_string()),
+        Queue::Redis(_) => url
+            .and_then(|url| redis::Client::open(url).ok())
+            .map(|client| client.get_connection_info().addr().to_string()),
         Queue::Memory(_) => None,
     };
     let outcome = measure_queue(&queue, singles, bulk, gaps_per_job).await;
@@ -247,7 +265,9 @@ fn run_redis_benchmark(url: &str, job_bytes: usize) -> anyhow::Result<Vec<RedisB
         // rps, avg, min, p50, p95, p99, max
         anyhow::ensure!(fields.len() == 7, "unexpected redis-benchmark output: {stdout}");
         figures.push(RedisBenchmarkFigure {
-            command: format!("redis-benchmark -c {clients} -P {pipeline} -n {requests} XADD <key> * f <{job_bytes} bytes>"),
+            command: format!(
+                "redis-benchmark -c {clients} -P {pipeline} -n {requests} XADD <key> * f <{job_bytes} bytes>"
+            ),
             clients,
             pipeline,
             requests_per_second: fields[0],

@@ -152,7 +152,11 @@ fn leb128(out: &mut Vec<u8>, mut value: u64) {
     }
 }
 
-fn time_swaps(registry: &crate::plugin::Registry, folder: &std::path::Path, swaps: usize) -> anyhow::Result<Vec<Duration>> {
+fn time_swaps(
+    registry: &crate::plugin::Registry,
+    folder: &std::path::Path,
+    swaps: usize,
+) -> anyhow::Result<Vec<Duration>> {
     let target = folder.join("xnys.wasm");
     let temp = folder.join(".xnys.wasm.tmp");
     let mut times = Vec::with_capacity(swaps);
@@ -169,7 +173,10 @@ fn time_swaps(registry: &crate::plugin::Registry, folder: &std::path::Path, swap
             if live {
                 break;
             }
-            anyhow::ensure!(Instant::now() < give_up, "swap {swap} did not go live within 30 s; see the log (TICKSTOCK_LOG=info)");
+            anyhow::ensure!(
+                Instant::now() < give_up,
+                "swap {swap} did not go live within 30 s; see the log (TICKSTOCK_LOG=info)"
+            );
             std::thread::sleep(Duration::from_micros(500));
         }
         if swap > 0 {

@@ -213,7 +213,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn parse_date(text: &str, flag: &str) -> anyhow::Result<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").with_context(|| format!("{flag} {text:?} is not a date of the form YYYY-MM-DD"))
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .with_context(|| format!("{flag} {text:?} is not a date of the form YYYY-MM-DD"))
 }
 
 impl RequestArgs {
@@ -228,7 +229,9 @@ impl RequestArgs {
             Some(text) => parse_date(text, "--from")?,
             None => {
                 let years = i32::try_from(self.years.max(1)).context("--years is too large")?;
-                let back = to.with_year(to.year() - years).unwrap_or_else(|| to - chrono::Duration::days(365 * i64::from(years)));
+                let back = to
+                    .with_year(to.year() - years)
+                    .unwrap_or_else(|| to - chrono::Duration::days(365 * i64::from(years)));
                 back.succ_opt().unwrap_or(back)
             }
         };
@@ -255,9 +258,13 @@ impl RequestArgs {
 
 /// `N`, `A,B,C` or `@file` into listings.
 pub fn parse_symbols(text: &str, default_exchange: &str) -> anyhow::Result<Vec<Listing>> {
-    let listing = |symbol: &str, exchange: &str| Listing { symbol: symbol.trim().to_ascii_uppercase(), exchange: exchange.trim().to_ascii_uppercase() };
+    let listing = |symbol: &str, exchange: &str| Listing {
+        symbol: symbol.trim().to_ascii_uppercase(),
+        exchange: exchange.trim().to_ascii_uppercase(),
+    };
     if let Some(path) = text.strip_prefix('@') {
-        let contents = std::fs::read_to_string(Path::new(path)).with_context(|| format!("reading the symbol file {path}"))?;
+        let contents =
+            std::fs::read_to_string(Path::new(path)).with_context(|| format!("reading the symbol file {path}"))?;
         let mut listings = Vec::new();
         for (number, line) in contents.lines().enumerate() {
             let line = line.split('#').next().unwrap_or_default().trim();
@@ -267,7 +274,10 @@ pub fn parse_symbols(text: &str, default_exchange: &str) -> anyhow::Result<Vec<L
             let mut fields = line.split(',');
             let symbol = fields.next().unwrap_or_default().trim();
             let exchange = fields.next().map(str::trim).filter(|e| !e.is_empty()).unwrap_or(default_exchange);
-            if symbol.is_empty() || fields.next().is_some() || !symbol.chars().all(|c| c.is_ascii_alphanumeric() || ".-_^".contains(c)) {
+            if symbol.is_empty()
+                || fields.next().is_some()
+                || !symbol.chars().all(|c| c.is_ascii_alphanumeric() || ".-_^".contains(c))
+            {
                 bail!("{path}, line {}: expected `SYMBOL` or `SYMBOL,MIC`, got {line:?}", number + 1);
             }
             listings.push(listing(symbol, exchange));
@@ -283,7 +293,8 @@ pub fn parse_symbols(text: &str, default_exchange: &str) -> anyhow::Result<Vec<L
         }
         return Ok((1..=count).map(|i| listing(&format!("SYN{i:04}"), default_exchange)).collect());
     }
-    let listings: Vec<Listing> = text.split(',').filter(|s| !s.trim().is_empty()).map(|s| listing(s, default_exchange)).collect();
+    let listings: Vec<Listing> =
+        text.split(',').filter(|s| !s.trim().is_empty()).map(|s| listing(s, default_exchange)).collect();
     if listings.is_empty() {
         bail!("--symbols {text:?} names no symbol");
     }
@@ -312,9 +323,12 @@ impl WorkArgs {
             ..WorkerOptions::default()
         };
         for cap in &self.tier_cap {
-            let (tier, limit) = cap.split_once('=').with_context(|| format!("--tier-cap {cap:?}: expected TIER=N, e.g. low=1"))?;
-            let tier = Tier::from_str(tier.trim(), true).map_err(|_| anyhow::anyhow!("--tier-cap {cap:?}: unknown tier {tier:?}"))?;
-            let limit: usize = limit.trim().parse().with_context(|| format!("--tier-cap {cap:?}: {limit:?} is not a number"))?;
+            let (tier, limit) =
+                cap.split_once('=').with_context(|| format!("--tier-cap {cap:?}: expected TIER=N, e.g. low=1"))?;
+            let tier = Tier::from_str(tier.trim(), true)
+                .map_err(|_| anyhow::anyhow!("--tier-cap {cap:?}: unknown tier {tier:?}"))?;
+            let limit: usize =
+                limit.trim().parse().with_context(|| format!("--tier-cap {cap:?}: {limit:?} is not a number"))?;
             options.tier_caps.insert(tier, limit);
         }
         Ok(options)
@@ -386,7 +400,8 @@ pub fn load(options: &GlobalOptions, args: LoadArgs) -> anyhow::Result<()> {
             observer: None,
         };
         let report =
-            crate::load::run(registry, store.clone(), args.work.provider()?, queue, &request, run_options, shutdown).await;
+            crate::load::run(registry, store.clone(), args.work.provider()?, queue, &request, run_options, shutdown)
+                .await;
         store.close().await;
         anyhow::Ok(report?)
     })?;
@@ -431,12 +446,25 @@ pub fn plan(options: &GlobalOptions, args: PlanArgs) -> anyhow::Result<()> {
     );
     println!(
         "sessions expected {}, missing {} in {} gaps; {} jobs, {} expected rows, {} provider calls",
-        summary.sessions_expected, summary.sessions_missing, summary.gaps, summary.jobs, summary.expected_rows, summary.provider_calls
+        summary.sessions_expected,
+        summary.sessions_missing,
+        summary.gaps,
+        summary.jobs,
+        summary.expected_rows,
+        summary.provider_calls
     );
     let rows: Vec<[String; 5]> = summary
         .tiers
         .iter()
-        .map(|tier| [tier.tier.as_str().to_string(), tier.jobs.to_string(), tier.symbols.to_string(), tier.sessions.to_string(), tier.expected_rows.to_string()])
+        .map(|tier| {
+            [
+                tier.tier.as_str().to_string(),
+                tier.jobs.to_string(),
+                tier.symbols.to_string(),
+                tier.sessions.to_string(),
+                tier.expected_rows.to_string(),
+            ]
+        })
         .collect();
     super::plugins::print_table(&["TIER", "JOBS", "SYMBOLS", "SESSIONS", "EXPECTED_ROWS"], &rows);
     Ok(())
@@ -453,7 +481,13 @@ pub fn worker(options: &GlobalOptions, args: WorkerArgs) -> anyhow::Result<()> {
         if matches!(queue, Queue::Memory(_)) {
             bail!("`tickstock worker` needs a shared queue: give --queue redis://host:port (or TICKSTOCK_QUEUE)");
         }
-        eprintln!("worker {} on {} -> {}, provider {}", queue.consumer_name(), args.queue.queue.as_deref().unwrap_or_default(), location, args.work.provider);
+        eprintln!(
+            "worker {} on {} -> {}, provider {}",
+            queue.consumer_name(),
+            args.queue.queue.as_deref().unwrap_or_default(),
+            location,
+            args.work.provider
+        );
         let claim_idle = Duration::from_secs(args.queue.claim_idle_secs.max(1));
         let context = crate::worker::WorkerContext {
             registry,
@@ -464,8 +498,13 @@ pub fn worker(options: &GlobalOptions, args: WorkerArgs) -> anyhow::Result<()> {
             observer: None,
         };
         let (_never, no_more_jobs) = watch::channel(false);
-        let summary =
-            crate::worker::run_workers(context, args.work.worker_options(args.exit_when_idle, claim_idle)?, shutdown, no_more_jobs).await;
+        let summary = crate::worker::run_workers(
+            context,
+            args.work.worker_options(args.exit_when_idle, claim_idle)?,
+            shutdown,
+            no_more_jobs,
+        )
+        .await;
         store.close().await;
         anyhow::Ok(summary?)
     })?;

@@ -45,7 +45,11 @@ pub struct GlobalOptions {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "tickstock", version, about = "Loads historical market bars, calendar-aware, with WebAssembly plugins")]
+#[command(
+    name = "tickstock",
+    version,
+    about = "Loads historical market bars, calendar-aware, with WebAssembly plugins"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalOptions,
@@ -96,10 +100,10 @@ impl GlobalOptions {
 
 /// `$XDG_CACHE_HOME/tickstock/artifacts`, else `~/.cache/tickstock/artifacts`.
 fn default_cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|value| !value.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").filter(|value| !value.is_empty()).map(|home| PathBuf::from(home).join(".cache")))?;
+    let base =
+        std::env::var_os("XDG_CACHE_HOME").filter(|value| !value.is_empty()).map(PathBuf::from).or_else(|| {
+            std::env::var_os("HOME").filter(|value| !value.is_empty()).map(|home| PathBuf::from(home).join(".cache"))
+        })?;
     Some(base.join("tickstock").join("artifacts"))
 }
 

@@ -139,14 +139,8 @@ fn diff(
         new_file.display(),
         new.kind()
     );
-    let heading = format!(
-        "{} {} {} -> {} {}",
-        old.kind(),
-        old.name(),
-        old.identity.version,
-        new.name(),
-        new.identity.version
-    );
+    let heading =
+        format!("{} {} {} -> {} {}", old.kind(), old.name(), old.identity.version, new.name(), new.identity.version);
     match old.kind() {
         PluginKind::Calendar => {
             let old_calendar = crate::plugin::calendar::build_calendar(old.callable())?;

@@ -203,7 +203,10 @@ mod tests {
         let lib = &calendar.files.iter().find(|(path, _)| path == "src/lib.rs").unwrap().1;
         assert!(lib.contains("const MIC: &str = \"XWAR\";") && lib.contains("struct Xwar;"));
         let policy = generate(TemplateKind::Policy, "wide_tiers", "UTC").unwrap();
-        assert_eq!((policy.crate_name.as_str(), policy.artifact.as_str()), ("policy-wide-tiers", "policy_wide_tiers.wasm"));
+        assert_eq!(
+            (policy.crate_name.as_str(), policy.artifact.as_str()),
+            ("policy-wide-tiers", "policy_wide_tiers.wasm")
+        );
         assert_eq!(type_name("wide_tiers"), "WideTiers");
     }
 

@@ -77,7 +77,9 @@ pub fn run(options: &GlobalOptions, args: RefreshArgs) -> anyhow::Result<()> {
         None => Utc::now().date_naive(),
     };
     let home = match &args.db {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => DatasetHome::Postgres { url: url.clone() },
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            DatasetHome::Postgres { url: url.clone() }
+        }
         Some(other) => bail!("--db takes a postgres:// URL (got {other:?}); SQLite datasets live under --data-dir"),
         None => DatasetHome::Folder(args.data_dir.clone()),
     };
@@ -116,7 +118,8 @@ pub fn run(options: &GlobalOptions, args: RefreshArgs) -> anyhow::Result<()> {
     // A current-thread runtime: a refresh is a few jobs whose time goes to SQLite's own
     // thread or the PostgreSQL server, so a pool of runtime threads (what `load` starts
     // for thousands of jobs) would only add threads to start and stop.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let report = runtime.block_on(async {
         // No Ctrl-C handler of our own: a refresh takes seconds, and the default (exit at
         // once) loses at most the jobs in flight, which the next refresh plans again.

@@ -12,13 +12,13 @@ use anyhow::Context as _;
 use super::GlobalOptions;
 use crate::load::LoadBoard;
 use crate::metrics::{BreakerState, JobOutcome, Metrics};
+use crate::plugin::{PluginKind, Registry, Runtime, RuntimeOptions};
 use crate::queue::JobQueue;
 use crate::schedule::CircuitState;
 use crate::server::loads::LoadsState;
-use crate::worker::{JobEvent, WorkerContext, WorkerCounters};
-use crate::plugin::{PluginKind, Registry, Runtime, RuntimeOptions};
 use crate::server::{self, ServerState};
 use crate::watch::{FolderWatcher, PluginFolder};
+use crate::worker::{JobEvent, WorkerContext, WorkerCounters};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -94,14 +94,16 @@ pub fn run(options: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()> {
         let debounce = Duration::from_millis(args.watch_debounce_ms);
         // Loading plugins compiles wasm and calls it: not work for an async worker.
         let assembled =
-            tokio::task::spawn_blocking(move || assemble(runtime_options, plugin_dir.as_deref(), token, debounce)).await??;
+            tokio::task::spawn_blocking(move || assemble(runtime_options, plugin_dir.as_deref(), token, debounce))
+                .await??;
         let Assembled { state, watcher: _watcher } = assembled;
         let calendars = state.registry.names(PluginKind::Calendar).join(", ");
 
         // The load engine: a store, a queue, workers that run until shutdown, and the
         // load routes, with every job event feeding the board and the metrics.
         let location = args.db.clone().unwrap_or_else(crate::store::default_location);
-        let store = crate::store::Store::open(&location).await.with_context(|| format!("opening the store {location}"))?;
+        let store =
+            crate::store::Store::open(&location).await.with_context(|| format!("opening the store {location}"))?;
         let queue = args.queue.open().await?;
         let board = LoadBoard::new();
         let metrics = state.metrics.clone();

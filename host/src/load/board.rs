@@ -86,7 +86,9 @@ impl LoadBoard {
     /// Applies a job event to its load.
     pub fn record(&self, event: &JobEvent<'_>) {
         let (job, tier) = match event {
-            JobEvent::Done { job, tier, .. } | JobEvent::Retried { job, tier, .. } | JobEvent::Dead { job, tier, .. } => (*job, *tier),
+            JobEvent::Done { job, tier, .. }
+            | JobEvent::Retried { job, tier, .. }
+            | JobEvent::Dead { job, tier, .. } => (*job, *tier),
             JobEvent::Circuit { .. } => return,
         };
         let mut loads = self.loads.lock().expect("board lock");
@@ -107,10 +109,9 @@ impl LoadBoard {
             }
             JobEvent::Circuit { .. } => {}
         }
-        let (jobs, settled, dead) = status
-            .tiers
-            .values()
-            .fold((0, 0, 0), |(jobs, settled, dead), tier| (jobs + tier.jobs, settled + tier.done + tier.dead, dead + tier.dead));
+        let (jobs, settled, dead) = status.tiers.values().fold((0, 0, 0), |(jobs, settled, dead), tier| {
+            (jobs + tier.jobs, settled + tier.done + tier.dead, dead + tier.dead)
+        });
         status.state = match () {
             _ if settled < jobs => "running",
             _ if dead > 0 => "failed",

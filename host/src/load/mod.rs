@@ -111,7 +111,9 @@ pub struct TierPlan {
 pub fn expected_rows(timeframe: Timeframe, sessions: &[Session]) -> u64 {
     match timeframe {
         Timeframe::Daily => sessions.len() as u64,
-        Timeframe::Minute => sessions.iter().map(|session| crate::gaps::minute_bar_starts(session).count() as u64).sum(),
+        Timeframe::Minute => {
+            sessions.iter().map(|session| crate::gaps::minute_bar_starts(session).count() as u64).sum()
+        }
     }
 }
 
@@ -214,7 +216,13 @@ pub async fn plan_load(registry: &Arc<Registry>, store: &Store, request: &LoadRe
         let mut symbols: Vec<&str> = job_gaps.iter().map(|gap| gap.symbol.as_str()).collect();
         symbols.sort_unstable();
         symbols.dedup();
-        let tier_plan = tiers.entry(job.tier).or_insert(TierPlan { tier: job.tier, jobs: 0, symbols: 0, sessions: 0, expected_rows: 0 });
+        let tier_plan = tiers.entry(job.tier).or_insert(TierPlan {
+            tier: job.tier,
+            jobs: 0,
+            symbols: 0,
+            sessions: 0,
+            expected_rows: 0,
+        });
         tier_plan.jobs += 1;
         tier_plan.symbols += symbols.len();
         tier_plan.sessions += sessions;

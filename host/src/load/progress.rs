@@ -20,7 +20,13 @@ pub enum ProgressStyle {
 }
 
 /// Shows progress until `done` turns true. Runs as its own task.
-pub async fn show(style: ProgressStyle, counters: Arc<WorkerCounters>, total_rows: u64, total_jobs: u64, mut done: watch::Receiver<bool>) {
+pub async fn show(
+    style: ProgressStyle,
+    counters: Arc<WorkerCounters>,
+    total_rows: u64,
+    total_jobs: u64,
+    mut done: watch::Receiver<bool>,
+) {
     let terminal = style == ProgressStyle::Auto && std::io::stderr().is_terminal();
     if style == ProgressStyle::Quiet || total_jobs == 0 {
         return;
@@ -29,9 +35,11 @@ pub async fn show(style: ProgressStyle, counters: Arc<WorkerCounters>, total_row
     let bar = terminal.then(|| {
         let bar = indicatif::ProgressBar::new(total_rows);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}")
-                .expect("valid template")
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         bar
     });
@@ -43,12 +51,17 @@ pub async fn show(style: ProgressStyle, counters: Arc<WorkerCounters>, total_row
         match &bar {
             Some(bar) => {
                 bar.set_position(rows.min(total_rows));
-                bar.set_message(format!("jobs {jobs}/{total_jobs}{}", if dead > 0 { format!(", {dead} dead") } else { String::new() }));
+                bar.set_message(format!(
+                    "jobs {jobs}/{total_jobs}{}",
+                    if dead > 0 { format!(", {dead} dead") } else { String::new() }
+                ));
             }
             None => {
                 let seconds = started.elapsed().as_secs_f64();
                 let rate = if seconds > 0.0 { rows as f64 / seconds } else { 0.0 };
-                eprintln!("progress: {rows}/{total_rows} rows, jobs {jobs}/{total_jobs}, {dead} dead, {rate:.0} rows/s");
+                eprintln!(
+                    "progress: {rows}/{total_rows} rows, jobs {jobs}/{total_jobs}, {dead} dead, {rate:.0} rows/s"
+                );
             }
         }
         tokio::select! {

@@ -80,7 +80,14 @@ pub async fn run_plan(
 
     let worker_summary = if options.submit_only {
         enqueue.await.map_err(|error| LoadError::Worker(error.to_string()))??;
-        WorkerSummary { jobs_done: 0, jobs_retried: 0, jobs_dead: 0, rows_written: 0, bars_fetched: 0, stopped_by_signal: false }
+        WorkerSummary {
+            jobs_done: 0,
+            jobs_retried: 0,
+            jobs_dead: 0,
+            rows_written: 0,
+            bars_fetched: 0,
+            stopped_by_signal: false,
+        }
     } else {
         let (progress_done, progress_done_receiver) = watch::channel(false);
         let progress = tokio::spawn(progress::show(
@@ -90,7 +97,14 @@ pub async fn run_plan(
             plan.jobs.len() as u64,
             progress_done_receiver,
         ));
-        let context = WorkerContext { registry, store: store.clone(), provider: provider.clone(), queue: queue.clone(), counters: counters.clone(), observer: options.observer.clone() };
+        let context = WorkerContext {
+            registry,
+            store: store.clone(),
+            provider: provider.clone(),
+            queue: queue.clone(),
+            counters: counters.clone(),
+            observer: options.observer.clone(),
+        };
         let summary = run_workers(context, options.workers, shutdown, more_jobs_coming).await;
         let _ = progress_done.send(true);
         let _ = progress.await;

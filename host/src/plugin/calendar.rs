@@ -100,10 +100,8 @@ fn weekday(value: wit::Weekday) -> Weekday {
 }
 
 fn convert_info(info: wit::CalendarInfo) -> Result<CalendarSpec, String> {
-    let timezone = info
-        .timezone
-        .parse::<chrono_tz::Tz>()
-        .map_err(|_| format!("unknown IANA timezone {:?}", info.timezone))?;
+    let timezone =
+        info.timezone.parse::<chrono_tz::Tz>().map_err(|_| format!("unknown IANA timezone {:?}", info.timezone))?;
     if info.first_year > info.last_year {
         return Err(format!("first-year {} is after last-year {}", info.first_year, info.last_year));
     }

@@ -75,7 +75,9 @@ pub enum LoadError {
     Empty { origin: String },
     #[error("{origin}: not WebAssembly (no `\\0asm` header)")]
     NotWasm { origin: String },
-    #[error("{origin}: a core WebAssembly module, not a component; build the plugin for wasm32-wasip2 with wit-bindgen")]
+    #[error(
+        "{origin}: a core WebAssembly module, not a component; build the plugin for wasm32-wasip2 with wit-bindgen"
+    )]
     CoreModule { origin: String },
     #[error("{origin}: truncated component (the file ends early; was it still being copied?): {detail}")]
     Truncated { origin: String, detail: String },

@@ -227,11 +227,7 @@ pub fn prepare(runtime: &Arc<Runtime>, bytes: &[u8], source: PluginSource) -> Re
     });
     let identity = callable.describe().map_err(|source| LoadError::Gate { origin: origin.clone(), source })?;
     if identity.kind != world_kind {
-        return Err(LoadError::KindMismatch {
-            origin,
-            declared: identity.kind.to_string(),
-            world: world_kind.world(),
-        });
+        return Err(LoadError::KindMismatch { origin, declared: identity.kind.to_string(), world: world_kind.world() });
     }
     check_name(&identity.name).map_err(|reason| LoadError::BadIdentity { origin: origin.clone(), reason })?;
     let _ = callable.label.set(format!("{}/{}", identity.kind, identity.name));
@@ -257,7 +253,10 @@ fn check_header(bytes: &[u8], origin: &str) -> Result<(), LoadError> {
     }
     if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
         if bytes.len() < 8 && b"\0asm".starts_with(&bytes[..bytes.len().min(4)]) {
-            return Err(LoadError::Truncated { origin: origin.to_string(), detail: format!("only {} bytes", bytes.len()) });
+            return Err(LoadError::Truncated {
+                origin: origin.to_string(),
+                detail: format!("only {} bytes", bytes.len()),
+            });
         }
         return Err(LoadError::NotWasm { origin: origin.to_string() });
     }
@@ -312,8 +311,12 @@ fn link(runtime: &Runtime, component: &Component, origin: &str) -> Result<WorldP
     };
     let instance_pre = runtime.linker.instantiate_pre(component).map_err(mismatch)?;
     Ok(match kind {
-        PluginKind::Calendar => WorldPre::Calendar(calendar_world::CalendarPluginPre::new(instance_pre).map_err(mismatch)?),
-        PluginKind::BatchPolicy => WorldPre::Policy(policy_world::BatchPolicyPluginPre::new(instance_pre).map_err(mismatch)?),
+        PluginKind::Calendar => {
+            WorldPre::Calendar(calendar_world::CalendarPluginPre::new(instance_pre).map_err(mismatch)?)
+        }
+        PluginKind::BatchPolicy => {
+            WorldPre::Policy(policy_world::BatchPolicyPluginPre::new(instance_pre).map_err(mismatch)?)
+        }
         PluginKind::RefreshProfile => {
             WorldPre::Profile(profile_world::RefreshProfilePluginPre::new(instance_pre).map_err(mismatch)?)
         }

@@ -14,7 +14,9 @@ use crate::plan::{PlanRequest, PlannedJob, Tier, Timeframe, check_plan};
 pub fn plan(callable: &Callable, request: &PlanRequest) -> Result<Vec<PlannedJob>, CallError> {
     let wit_request = to_wit(request);
     let answer = callable.call("plan", |store, pre| match pre {
-        WorldPre::Policy(pre) => pre.instantiate(&mut *store)?.tickstock_plugins_batch_policy().call_plan(&mut *store, &wit_request),
+        WorldPre::Policy(pre) => {
+            pre.instantiate(&mut *store)?.tickstock_plugins_batch_policy().call_plan(&mut *store, &wit_request)
+        }
         _ => unreachable!("policy calls are only made on policy plugins"),
     })?;
     let invalid = |reason: String| CallError {

@@ -107,9 +107,8 @@ impl Registry {
         before_publish: impl FnOnce(&Generation, Option<&Generation>) -> Result<(), String>,
     ) -> Result<Arc<Generation>, LoadError> {
         let origin = path.display().to_string();
-        let outcome = load::read_plugin_file(path).and_then(|bytes| {
-            self.install_bytes_with(&bytes, PluginSource::File(path.to_path_buf()), before_publish)
-        });
+        let outcome = load::read_plugin_file(path)
+            .and_then(|bytes| self.install_bytes_with(&bytes, PluginSource::File(path.to_path_buf()), before_publish));
         self.record(&origin, &outcome);
         outcome
     }
@@ -122,7 +121,10 @@ impl Registry {
         self.failures.lock().unwrap_or_else(|poison| poison.into_inner()).remove(&path.display().to_string());
         let slots = self.slots.read().unwrap_or_else(|poison| poison.into_inner());
         let (key, slot) = slots.iter().find(|(_, slot)| {
-            slot.current.load().as_ref().is_some_and(|generation| generation.source == PluginSource::File(path.to_path_buf()))
+            slot.current
+                .load()
+                .as_ref()
+                .is_some_and(|generation| generation.source == PluginSource::File(path.to_path_buf()))
         })?;
         let key = key.clone();
         let slot = slot.clone();
@@ -255,7 +257,11 @@ impl Registry {
         slots
             .entry((kind, name.to_string()))
             .or_insert_with(|| {
-                Arc::new(Slot { current: ArcSwapOption::empty(), builtin: Mutex::new(None), last_number: Mutex::new(0) })
+                Arc::new(Slot {
+                    current: ArcSwapOption::empty(),
+                    builtin: Mutex::new(None),
+                    last_number: Mutex::new(0),
+                })
             })
             .clone()
     }

@@ -58,9 +58,8 @@ impl Provider for CsvProvider {
             let file = self.file_for(request.symbol);
             let symbol = request.symbol.to_string();
             // Parsing a large file is blocking work; keep it off the async workers.
-            let parsed = tokio::task::spawn_blocking(move || read_file(&symbol, &file))
-                .await
-                .map_err(|join_error| {
+            let parsed =
+                tokio::task::spawn_blocking(move || read_file(&symbol, &file)).await.map_err(|join_error| {
                     ProviderError::Permanent(PermanentError::CsvLayout {
                         file: self.file_for(request.symbol),
                         detail: format!("the parser panicked: {join_error}"),
@@ -140,7 +139,9 @@ fn read_file(symbol: &str, file: &Path) -> Result<ParsedFile, ProviderError> {
         .trim(::csv::Trim::All)
         .from_path(file)
         .map_err(|error| TransientError::Io { file: file.to_path_buf(), detail: error.to_string() })?;
-    let malformed = |line: u64, detail: String| ProviderError::Permanent(PermanentError::MalformedCsv { file: file.to_path_buf(), line, detail });
+    let malformed = |line: u64, detail: String| {
+        ProviderError::Permanent(PermanentError::MalformedCsv { file: file.to_path_buf(), line, detail })
+    };
     let headers = reader.headers().map_err(|error| malformed(1, format!("unreadable header: {error}")))?.clone();
     let columns = find_columns(&headers).map_err(|detail| malformed(1, detail))?;
 
@@ -208,7 +209,13 @@ fn parse_row(record: &::csv::StringRecord, columns: &Columns) -> Result<Row, Str
     let volume = volume_text
         .parse::<i64>()
         .ok()
-        .or_else(|| volume_text.parse::<f64>().ok().filter(|value| value.fract() == 0.0 && *value >= 0.0 && *value < 9.0e18).map(|value| value as i64))
+        .or_else(|| {
+            volume_text
+                .parse::<f64>()
+                .ok()
+                .filter(|value| value.fract() == 0.0 && *value >= 0.0 && *value < 9.0e18)
+                .map(|value| value as i64)
+        })
         .filter(|value| *value >= 0)
         .ok_or_else(|| format!("volume {volume_text:?} is not a whole number >= 0"))?;
     let row = Row {
@@ -235,7 +242,8 @@ fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
         .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok().map(|naive| naive.and_utc()))
         .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").ok().map(|naive| naive.and_utc()))
         .or_else(|| text.parse::<i64>().ok().and_then(|seconds| DateTime::from_timestamp(seconds, 0)));
-    let instant = parsed.ok_or_else(|| format!("timestamp {text:?} is not RFC 3339, `YYYY-MM-DD HH:MM[:SS]` (UTC) or Unix seconds"))?;
+    let instant = parsed
+        .ok_or_else(|| format!("timestamp {text:?} is not RFC 3339, `YYYY-MM-DD HH:MM[:SS]` (UTC) or Unix seconds"))?;
     if instant.timestamp() % 60 != 0 || instant.timestamp_subsec_nanos() != 0 {
         return Err(format!("timestamp {text:?} is not on a whole minute"));
     }

@@ -164,8 +164,12 @@ impl HttpProvider {
             let status_code = status.as_u16();
             return Err(match status {
                 StatusCode::TOO_MANY_REQUESTS => TransientError::RateLimited { url, retry_after }.into(),
-                _ if status.is_server_error() => TransientError::ServerError { url, status: status_code, retry_after }.into(),
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => PermanentError::Unauthorized { url, status: status_code }.into(),
+                _ if status.is_server_error() => {
+                    TransientError::ServerError { url, status: status_code, retry_after }.into()
+                }
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    PermanentError::Unauthorized { url, status: status_code }.into()
+                }
                 StatusCode::NOT_FOUND => PermanentError::NotFound { url }.into(),
                 // 408 Request Timeout is the server's word for a timeout.
                 StatusCode::REQUEST_TIMEOUT => TransientError::Timeout { url, timeout: self.config.timeout }.into(),
@@ -173,12 +177,18 @@ impl HttpProvider {
             });
         }
         let body = response.bytes().await.map_err(|error| self.transport_error(url, error))?;
-        let page: AggregatesPage = serde_json::from_slice(&body)
-            .map_err(|error| PermanentError::BadPayload { url: url.to_string(), detail: format!("not an aggregates response: {error}") })?;
+        let page: AggregatesPage = serde_json::from_slice(&body).map_err(|error| PermanentError::BadPayload {
+            url: url.to_string(),
+            detail: format!("not an aggregates response: {error}"),
+        })?;
         if !matches!(page.status.as_deref(), None | Some("OK") | Some("DELAYED")) {
             return Err(PermanentError::BadPayload {
                 url: url.to_string(),
-                detail: format!("status {:?}{}", page.status, page.error.as_deref().map(|error| format!(": {error}")).unwrap_or_default()),
+                detail: format!(
+                    "status {:?}{}",
+                    page.status,
+                    page.error.as_deref().map(|error| format!(": {error}")).unwrap_or_default()
+                ),
             }
             .into());
         }
@@ -213,7 +223,9 @@ impl Provider for HttpProvider {
                 match page.next_url {
                     // The key goes along with every page, so only pages on the configured
                     // base URL are followed.
-                    Some(next_url) if next_url.starts_with(self.config.base_url.trim_end_matches('/')) => url = next_url,
+                    Some(next_url) if next_url.starts_with(self.config.base_url.trim_end_matches('/')) => {
+                        url = next_url
+                    }
                     Some(next_url) if !next_url.is_empty() => {
                         return Err(PermanentError::BadPayload {
                             url,
@@ -249,9 +261,14 @@ struct Aggregate {
     v: f64,
 }
 
-fn bar_from_aggregate(request: &FetchRequest<'_>, aggregate: &Aggregate, url: &str) -> Result<Option<Bar>, ProviderError> {
+fn bar_from_aggregate(
+    request: &FetchRequest<'_>,
+    aggregate: &Aggregate,
+    url: &str,
+) -> Result<Option<Bar>, ProviderError> {
     let bad = |detail: String| ProviderError::Permanent(PermanentError::BadPayload { url: url.to_string(), detail });
-    let window_start = DateTime::from_timestamp_millis(aggregate.t).ok_or_else(|| bad(format!("timestamp {} is out of range", aggregate.t)))?;
+    let window_start = DateTime::from_timestamp_millis(aggregate.t)
+        .ok_or_else(|| bad(format!("timestamp {} is out of range", aggregate.t)))?;
     let start = match request.timeframe {
         Timeframe::Daily => {
             let day_end = window_start + chrono::Duration::hours(24);

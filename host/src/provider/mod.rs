@@ -190,7 +190,8 @@ pub(crate) fn session_index_of(timeframe: Timeframe, sessions: &[Session], start
         Timeframe::Minute => {
             let index = sessions.partition_point(|session| session.open <= start).checked_sub(1)?;
             let session = &sessions[index];
-            let in_break = session.lunch_break.is_some_and(|(break_start, break_end)| break_start <= start && start < break_end);
+            let in_break =
+                session.lunch_break.is_some_and(|(break_start, break_end)| break_start <= start && start < break_end);
             (start < session.close && !in_break && (start - session.open).num_seconds() % 60 == 0).then_some(index)
         }
     }

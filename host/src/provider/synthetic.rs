@@ -77,7 +77,8 @@ pub fn synthetic_bars(request: &FetchRequest<'_>) -> Vec<Bar> {
                     if start >= observed_at {
                         break;
                     }
-                    let minute_seed = splitmix(day_seed ^ (minute_index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+                    let minute_seed =
+                        splitmix(day_seed ^ (minute_index as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
                     let open = previous_close;
                     let close = open * (1.0 + 0.002 * (unit(splitmix(minute_seed ^ 1)) - 0.5));
                     bars.push(bar(
@@ -138,7 +139,12 @@ mod tests {
         (8..=12)
             .map(|day| {
                 let date = NaiveDate::from_ymd_opt(2024, 1, day).unwrap();
-                Session { date, open: utc(date, 0, 0), close: utc(date, 6, 0), lunch_break: Some((utc(date, 2, 30), utc(date, 3, 30))) }
+                Session {
+                    date,
+                    open: utc(date, 0, 0),
+                    close: utc(date, 6, 0),
+                    lunch_break: Some((utc(date, 2, 30), utc(date, 3, 30))),
+                }
             })
             .collect()
     }

@@ -11,8 +11,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{
-    next_full_wait, tier_index, too_many_deliveries_reason, unique_consumer_name, DeadJob, Delivery, JobPayload, JobQueue,
-    NackOutcome, QueueError, QueueOptions, QueueStatus, TierDepth,
+    DeadJob, Delivery, JobPayload, JobQueue, NackOutcome, QueueError, QueueOptions, QueueStatus, TierDepth,
+    next_full_wait, tier_index, too_many_deliveries_reason, unique_consumer_name,
 };
 use crate::plan::Tier;
 
@@ -187,7 +187,13 @@ impl MemoryQueue {
         };
         state.in_flight.insert(
             entry.entry_id.clone(),
-            InFlight { tier, entry: entry.clone(), consumer: self.consumer.clone(), times_delivered: 1, idle_since: now },
+            InFlight {
+                tier,
+                entry: entry.clone(),
+                consumer: self.consumer.clone(),
+                times_delivered: 1,
+                idle_since: now,
+            },
         );
         Taken::Entry { entry, times_delivered: 1 }
     }
@@ -235,7 +241,8 @@ impl JobQueue for MemoryQueue {
     }
 
     async fn enqueue_many(&self, jobs: &[JobPayload]) -> Result<(), QueueError> {
-        let payloads = jobs.iter().map(|job| Ok((job.tier, job.encode()?.into()))).collect::<Result<Vec<_>, QueueError>>()?;
+        let payloads =
+            jobs.iter().map(|job| Ok((job.tier, job.encode()?.into()))).collect::<Result<Vec<_>, QueueError>>()?;
         self.push_all_waiting(&payloads).await
     }
 
@@ -263,7 +270,13 @@ impl JobQueue for MemoryQueue {
                 self.bury(tier, &entry.entry_id, reason, deliveries - 1);
                 continue;
             }
-            return Ok(Some(Delivery { job, tier, deliveries, last_error: entry.last_error, entry_id: entry.entry_id }));
+            return Ok(Some(Delivery {
+                job,
+                tier,
+                deliveries,
+                last_error: entry.last_error,
+                entry_id: entry.entry_id,
+            }));
         }
     }
 

@@ -121,7 +121,12 @@ pub fn unique_consumer_name() -> String {
     // Several queues opened in one process (tests, benchmarks) are separate consumers.
     static OPENED: AtomicU64 = AtomicU64::new(0);
     let opened = OPENED.fetch_add(1, Ordering::Relaxed);
-    format!("{hostname}-{}-{:08x}{}", std::process::id(), process_nonce() as u32, if opened == 0 { String::new() } else { format!("-{opened}") })
+    format!(
+        "{hostname}-{}-{:08x}{}",
+        std::process::id(),
+        process_nonce() as u32,
+        if opened == 0 { String::new() } else { format!("-{opened}") }
+    )
 }
 
 /// Tunables of a queue; `Default` gives the production values.
@@ -229,13 +234,20 @@ impl QueueStatus {
     }
 
     pub fn tier(&self, tier: Tier) -> TierDepth {
-        self.tiers.iter().copied().find(|depth| depth.tier == tier).unwrap_or(TierDepth { tier, queued: 0, in_flight: 0, dead: 0 })
+        self.tiers.iter().copied().find(|depth| depth.tier == tier).unwrap_or(TierDepth {
+            tier,
+            queued: 0,
+            in_flight: 0,
+            dead: 0,
+        })
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("queue URL {url:?} is not supported: give redis://host:port[/db] (or rediss://), or no URL for the in-process queue")]
+    #[error(
+        "queue URL {url:?} is not supported: give redis://host:port[/db] (or rediss://), or no URL for the in-process queue"
+    )]
     UnsupportedUrl { url: String },
     #[error("Redis: {0}")]
     Redis(#[from] ::redis::RedisError),
@@ -243,7 +255,9 @@ pub enum QueueError {
     Full { backlog: u64, max_backlog: u64 },
     #[error("job {job_id} could not be encoded: {source}")]
     Encode { job_id: String, source: serde_json::Error },
-    #[error("job payload format {found} is newer than this build reads ({supported}); run a newer tickstock worker, then retry the dead letters")]
+    #[error(
+        "job payload format {found} is newer than this build reads ({supported}); run a newer tickstock worker, then retry the dead letters"
+    )]
     UnsupportedFormat { found: u32, supported: u32 },
     #[error("job payload could not be read: {reason}")]
     Undecodable { reason: String },
@@ -278,7 +292,11 @@ pub trait JobQueue: Send + Sync {
     /// process (Redis serves one blocking read per process at a time), and let it finish
     /// rather than cancelling it: a job Redis delivered to a cancelled call waits in
     /// flight until `claim_idle` passes.
-    fn dequeue(&self, tiers: &[Tier], timeout: Duration) -> impl Future<Output = Result<Option<Delivery>, QueueError>> + Send;
+    fn dequeue(
+        &self,
+        tiers: &[Tier],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Option<Delivery>, QueueError>> + Send;
 
     /// The job is done (its store transaction committed): remove it for good.
     fn ack(&self, delivery: &Delivery) -> impl Future<Output = Result<(), QueueError>> + Send;
@@ -320,7 +338,9 @@ impl Queue {
     pub async fn open(url: Option<&str>, options: QueueOptions) -> Result<Queue, QueueError> {
         match url {
             None => Ok(Queue::Memory(MemoryQueue::new(options))),
-            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://") => {
+            Some(url)
+                if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://") =>
+            {
                 Ok(Queue::Redis(RedisQueue::open(url, options).await?))
             }
             Some(url) => Err(QueueError::UnsupportedUrl { url: url.to_string() }),

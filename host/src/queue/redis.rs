@@ -35,8 +35,8 @@ use redis::{RedisError, Script, Value};
 use tokio::time::Instant;
 
 use super::{
-    memory::retry_payload, next_full_wait, tier_index, too_many_deliveries_reason, unique_consumer_name, DeadJob, Delivery,
-    JobPayload, JobQueue, NackOutcome, QueueError, QueueOptions, QueueStatus, TierDepth,
+    DeadJob, Delivery, JobPayload, JobQueue, NackOutcome, QueueError, QueueOptions, QueueStatus, TierDepth,
+    memory::retry_payload, next_full_wait, tier_index, too_many_deliveries_reason, unique_consumer_name,
 };
 use crate::plan::Tier;
 
@@ -209,7 +209,10 @@ impl StashedEntry {
 /// among the per-command server errors.
 fn is_missing_group(error: &RedisError) -> bool {
     error.code() == Some("NOGROUP")
-        || error.clone().into_server_errors().is_some_and(|errors| errors.iter().any(|(_, error)| error.code() == "NOGROUP"))
+        || error
+            .clone()
+            .into_server_errors()
+            .is_some_and(|errors| errors.iter().any(|(_, error)| error.code() == "NOGROUP"))
 }
 
 impl RedisQueue {
@@ -459,13 +462,20 @@ impl RedisQueue {
                 .arg(RECLAIM_COUNT)
                 .query_async(&mut connection)
                 .await
-                .or_else(|error| if is_missing_group(&error) { Ok(StreamAutoClaimReply::default()) } else { Err(error) })?;
+                .or_else(
+                    |error| if is_missing_group(&error) { Ok(StreamAutoClaimReply::default()) } else { Err(error) },
+                )?;
             cursor = if reply.next_stream_id.is_empty() { "0-0".to_string() } else { reply.next_stream_id };
             if !reply.deleted_ids.is_empty() {
                 // Pending entries whose stream entry is gone (deleted by hand): nothing
                 // to deliver, so only the pending-list entry is cleared.
                 tracing::warn!(stream = %key, ids = ?reply.deleted_ids, "pending entries without a stream entry");
-                redis::cmd("XACK").arg(key).arg(GROUP).arg(&reply.deleted_ids).query_async::<()>(&mut connection).await?;
+                redis::cmd("XACK")
+                    .arg(key)
+                    .arg(GROUP)
+                    .arg(&reply.deleted_ids)
+                    .query_async::<()>(&mut connection)
+                    .await?;
             }
             claimed.extend(reply.claimed);
             if claimed.len() >= RECLAIM_COUNT || cursor == "0-0" {
@@ -569,10 +579,14 @@ impl RedisQueue {
             }
         };
         for stream in reply.into_iter().flat_map(|reply| reply.keys) {
-            let Some(tier) = tiers.iter().copied().find(|&tier| self.shared.job_keys[tier_index(tier)] == stream.key) else {
+            let Some(tier) = tiers.iter().copied().find(|&tier| self.shared.job_keys[tier_index(tier)] == stream.key)
+            else {
                 continue;
             };
-            self.stash(tier, stream.ids.iter().map(|entry| StashedEntry::from_stream_entry(entry, 1)).collect::<Vec<_>>());
+            self.stash(
+                tier,
+                stream.ids.iter().map(|entry| StashedEntry::from_stream_entry(entry, 1)).collect::<Vec<_>>(),
+            );
         }
         Ok(())
     }
@@ -808,7 +822,12 @@ impl JobQueue for RedisQueue {
         for (tier, replies) in Tier::ALL.into_iter().zip(replies.chunks(3)) {
             let length = number(&replies[0])?;
             let in_flight = number(&replies[1])?;
-            tiers.push(TierDepth { tier, queued: length.saturating_sub(in_flight), in_flight, dead: number(&replies[2])? });
+            tiers.push(TierDepth {
+                tier,
+                queued: length.saturating_sub(in_flight),
+                in_flight,
+                dead: number(&replies[2])?,
+            });
         }
         Ok(QueueStatus { tiers, max_backlog: self.options().max_backlog })
     }

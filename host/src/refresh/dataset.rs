@@ -28,7 +28,9 @@ impl Dataset {
     pub fn of_profile(home: &DatasetHome, profile_name: &str) -> Dataset {
         match home {
             DatasetHome::Folder(folder) => Dataset::SqliteFile(folder.join(format!("{profile_name}.db"))),
-            DatasetHome::Postgres { url } => Dataset::PostgresSchema { url: url.clone(), schema: schema_name(profile_name) },
+            DatasetHome::Postgres { url } => {
+                Dataset::PostgresSchema { url: url.clone(), schema: schema_name(profile_name) }
+            }
         }
     }
 
@@ -95,8 +97,12 @@ mod tests {
     #[test]
     fn each_profile_gets_its_own_file_or_schema() {
         let folder = DatasetHome::Folder(PathBuf::from("data"));
-        assert!(matches!(Dataset::of_profile(&folder, "patterns"), Dataset::SqliteFile(path) if path == Path::new("data/patterns.db")));
+        assert!(
+            matches!(Dataset::of_profile(&folder, "patterns"), Dataset::SqliteFile(path) if path == Path::new("data/patterns.db"))
+        );
         let postgres = DatasetHome::Postgres { url: "postgres://localhost/dev".into() };
-        assert!(matches!(Dataset::of_profile(&postgres, "ui-Testing"), Dataset::PostgresSchema { schema, .. } if schema == "dev_ui_testing"));
+        assert!(
+            matches!(Dataset::of_profile(&postgres, "ui-Testing"), Dataset::PostgresSchema { schema, .. } if schema == "dev_ui_testing")
+        );
     }
 }

@@ -44,7 +44,9 @@ pub enum RefreshError {
     AmbiguousProfile { name: String, plugins: String },
     #[error("the refresh-profile plugin failed: {0}")]
     ProfilePlugin(#[source] CallError),
-    #[error("profile {profile} names the unknown universe {universe:?}; universes: {known} (add <name>.txt to a --universes folder)")]
+    #[error(
+        "profile {profile} names the unknown universe {universe:?}; universes: {known} (add <name>.txt to a --universes folder)"
+    )]
     UnknownUniverse { profile: String, universe: String, known: String },
     #[error("profile {profile} asks for {wanted} symbols of universe {universe}, which has {has}")]
     UniverseTooSmall { profile: String, universe: String, wanted: u32, has: usize },
@@ -107,7 +109,9 @@ pub fn find_profile(registry: &Registry, name: &str) -> Result<ProfileEntry, Ref
     let (entries, failures) = all_profiles(registry);
     let mut matching: Vec<ProfileEntry> = entries
         .iter()
-        .filter(|entry| entry.profile.name == profile_wanted && plugin_wanted.is_none_or(|plugin| plugin == entry.plugin))
+        .filter(|entry| {
+            entry.profile.name == profile_wanted && plugin_wanted.is_none_or(|plugin| plugin == entry.plugin)
+        })
         .cloned()
         .collect();
     match matching.len() {
@@ -144,9 +148,15 @@ impl Window {
     /// The bars of `timeframe` inside the window. Daily bars are keyed by session date at
     /// midnight UTC; minute bars by their UTC instant, so their bounds are the first open
     /// and the last close of the window's sessions on `exchanges`.
-    fn keep(&self, registry: &Registry, exchanges: &[String], timeframe: Timeframe) -> Result<KeepWindow, RefreshError> {
+    fn keep(
+        &self,
+        registry: &Registry,
+        exchanges: &[String],
+        timeframe: Timeframe,
+    ) -> Result<KeepWindow, RefreshError> {
         let after_last_day = self.to.succ_opt().unwrap_or(self.to);
-        let (mut start_from, mut start_before) = (Timeframe::daily_bar_start(self.from), Timeframe::daily_bar_start(after_last_day));
+        let (mut start_from, mut start_before) =
+            (Timeframe::daily_bar_start(self.from), Timeframe::daily_bar_start(after_last_day));
         if timeframe == Timeframe::Minute {
             let mut bounds: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
             for mic in exchanges {
@@ -177,7 +187,12 @@ pub struct RefreshTarget {
 
 impl RefreshTarget {
     /// Resolves the profile's symbols and window, and checks every exchange it uses.
-    pub fn resolve(entry: ProfileEntry, universes: &Universes, registry: &Registry, today: NaiveDate) -> Result<RefreshTarget, RefreshError> {
+    pub fn resolve(
+        entry: ProfileEntry,
+        universes: &Universes,
+        registry: &Registry,
+        today: NaiveDate,
+    ) -> Result<RefreshTarget, RefreshError> {
         let profile = &entry.profile;
         let listings = match &profile.symbols {
             SymbolSet::Explicit(listings) => listings.clone(),
@@ -414,13 +429,15 @@ async fn refresh_store(
         }
         let keep = target.window.keep(&registry, &profile.exchanges, timeframe)?;
         report.bars_removed += store.delete_outside(&keep).await?;
-        report.bars_present += store.count_bars(&BarSelection { timeframe: Some(timeframe), ..BarSelection::default() }).await?;
+        report.bars_present +=
+            store.count_bars(&BarSelection { timeframe: Some(timeframe), ..BarSelection::default() }).await?;
         if report.interrupted {
             break;
         }
     }
     store.replace_dataset_meta(&dataset_meta(target, &report)).await?;
-    report.efficiency = if report.bars_missing == 0 { 1.0 } else { report.bars_fetched as f64 / report.bars_missing as f64 };
+    report.efficiency =
+        if report.bars_missing == 0 { 1.0 } else { report.bars_fetched as f64 / report.bars_missing as f64 };
     report.seconds = options.started.elapsed().as_secs_f64();
     report.within_target = report.seconds <= report.target_seconds;
     Ok(report)

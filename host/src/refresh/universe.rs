@@ -50,7 +50,8 @@ impl Universes {
             .iter()
             .map(|(name, text)| {
                 let origin = format!("built-in universe {name}");
-                let listings = parse(text, &origin).unwrap_or_else(|error| panic!("a built-in universe is malformed: {error}"));
+                let listings =
+                    parse(text, &origin).unwrap_or_else(|error| panic!("a built-in universe is malformed: {error}"));
                 (name.to_string(), Universe { listings, origin })
             })
             .collect();
@@ -71,7 +72,8 @@ impl Universes {
         paths.sort();
         for path in paths {
             let Some(name) = path.file_stem().and_then(|stem| stem.to_str()) else { continue };
-            let text = std::fs::read_to_string(&path).map_err(|source| UniverseError::Io { path: path.clone(), source })?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| UniverseError::Io { path: path.clone(), source })?;
             let origin = path.display().to_string();
             let listings = parse(&text, &origin)?;
             universes.by_name.insert(name.to_string(), Universe { listings, origin });
@@ -98,7 +100,8 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Listing>, UniverseError> {
         if line.is_empty() {
             continue;
         }
-        let bad_line = || UniverseError::BadLine { origin: origin.to_string(), line: index + 1, text: raw_line.to_string() };
+        let bad_line =
+            || UniverseError::BadLine { origin: origin.to_string(), line: index + 1, text: raw_line.to_string() };
         let (symbol, exchange) = line.split_once(',').ok_or_else(bad_line)?;
         let (symbol, exchange) = (symbol.trim().to_ascii_uppercase(), exchange.trim().to_ascii_uppercase());
         let symbol_ok = !symbol.is_empty() && symbol.chars().all(|c| c.is_ascii_alphanumeric() || ".-_^".contains(c));

@@ -70,7 +70,9 @@ fn body_to_arguments(body: &serde_json::Map<String, serde_json::Value>) -> Resul
                 arguments.extend([flag, joined.join(",")]);
             }
             serde_json::Value::Object(_) => {
-                return Err(ApiError::BadRequest(format!("option {key:?} takes a string, number or list, not an object")));
+                return Err(ApiError::BadRequest(format!(
+                    "option {key:?} takes a string, number or list, not an object"
+                )));
             }
         }
     }
@@ -84,7 +86,9 @@ async fn submit_load(
     let arguments = body_to_arguments(&body)?;
     let parsed = LoadBody::try_parse_from(arguments).map_err(|error| {
         let text = error.to_string();
-        ApiError::BadRequest(text.lines().next().unwrap_or("invalid load options").trim_start_matches("error: ").to_string())
+        ApiError::BadRequest(
+            text.lines().next().unwrap_or("invalid load options").trim_start_matches("error: ").to_string(),
+        )
     })?;
     let request = parsed.request.to_request().map_err(|error| ApiError::BadRequest(format!("{error:#}")))?;
     let plan = plan_load(&loads.registry, &loads.store, &request).await.map_err(load_error)?;
@@ -103,11 +107,9 @@ async fn submit_load(
 }
 
 async fn load_status(State(loads): State<LoadsState>, Path(id): Path<String>) -> Result<Json<LoadStatus>, ApiError> {
-    loads
-        .board
-        .get(&id)
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no load {id:?} was submitted to this server (or it is long forgotten)")))
+    loads.board.get(&id).map(Json).ok_or_else(|| {
+        ApiError::NotFound(format!("no load {id:?} was submitted to this server (or it is long forgotten)"))
+    })
 }
 
 fn load_error(error: LoadError) -> ApiError {

@@ -38,13 +38,19 @@ pub fn router(state: ServerState) -> Router {
         .route("/calendars/{mic}/sessions", get(calendar_sessions))
         .route("/metrics", get(metrics))
         .merge(mutating)
-        .fallback(|| async { ApiError::NotFound("no such route; see GET /health, /plugins, /calendars, /metrics".into()) })
+        .fallback(|| async {
+            ApiError::NotFound("no such route; see GET /health, /plugins, /calendars, /metrics".into())
+        })
         .with_state(state)
 }
 
 /// Middleware for mutating routes: when the server has a token, the request must carry
 /// `Authorization: Bearer <token>`.
-pub async fn require_token(State(state): State<ServerState>, request: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn require_token(
+    State(state): State<ServerState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     if let Some(expected) = &state.token {
         let given = request
             .headers()
@@ -65,7 +71,9 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
 }
 
 /// Runs plugin-touching work off the async workers.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work).await?
 }
 
@@ -84,8 +92,10 @@ async fn plugins(State(state): State<ServerState>) -> Json<serde_json::Value> {
 }
 
 async fn reload_plugins(State(state): State<ServerState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let folder =
-        state.folder.clone().ok_or_else(|| ApiError::NotFound("the server watches no plugin folder (--plugins)".into()))?;
+    let folder = state
+        .folder
+        .clone()
+        .ok_or_else(|| ApiError::NotFound("the server watches no plugin folder (--plugins)".into()))?;
     let outcomes = blocking(move || Ok(folder.rescan()?)).await?;
     Ok(Json(json!({ "outcomes": outcomes })))
 }
@@ -201,8 +211,5 @@ async fn calendar_sessions(
 }
 
 async fn metrics(State(state): State<ServerState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(crate::metrics::CONTENT_TYPE))],
-        state.metrics.encode(),
-    )
+    ([(header::CONTENT_TYPE, HeaderValue::from_static(crate::metrics::CONTENT_TYPE))], state.metrics.encode())
 }

@@ -178,12 +178,17 @@ impl StoreError {
             _ => return false,
         };
         match source {
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+                true
+            }
             sqlx::Error::Database(database_error) => {
                 // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED. PostgreSQL: class 40
                 // (serialization failure, deadlock), 53 (resources), 57P (shutdown).
                 let code = database_error.code().map(|code| code.into_owned()).unwrap_or_default();
-                matches!(code.as_str(), "5" | "6" | "517" | "261") || code.starts_with("40") || code.starts_with("53") || code.starts_with("57P")
+                matches!(code.as_str(), "5" | "6" | "517" | "261")
+                    || code.starts_with("40")
+                    || code.starts_with("53")
+                    || code.starts_with("57P")
             }
             _ => false,
         }
@@ -390,7 +395,9 @@ fn is_postgres_url(location: &str) -> bool {
 fn validate_schema_name(schema: &str) -> Result<(), StoreError> {
     let mut characters = schema.chars();
     let starts_with_letter = characters.next().is_some_and(|first| first.is_ascii_lowercase());
-    let rest_ok = schema.chars().all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '_');
+    let rest_ok = schema
+        .chars()
+        .all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '_');
     if starts_with_letter && rest_ok && schema.len() <= 63 {
         Ok(())
     } else {
@@ -495,7 +502,10 @@ mod tests {
     #[test]
     fn passwords_never_appear_in_locations() {
         assert_eq!(redact_password("postgres://user:secret@host:5432/db"), "postgres://user:***@host:5432/db");
-        assert_eq!(redact_password("postgres://postgres@127.0.0.1:5432/test"), "postgres://postgres@127.0.0.1:5432/test");
+        assert_eq!(
+            redact_password("postgres://postgres@127.0.0.1:5432/test"),
+            "postgres://postgres@127.0.0.1:5432/test"
+        );
         assert_eq!(redact_password("/tmp/tickstock.db"), "/tmp/tickstock.db");
     }
 }

@@ -136,7 +136,10 @@ impl PostgresStore {
     pub(super) async fn replace_dataset_meta(&self, entries: &BTreeMap<String, String>) -> Result<(), StoreError> {
         let database = |operation| move |source| StoreError::Database { operation, source };
         let mut transaction = self.pool.begin().await.map_err(database("beginning a metadata write"))?;
-        sqlx::query("DELETE FROM dataset_meta").execute(&mut *transaction).await.map_err(database("clearing dataset metadata"))?;
+        sqlx::query("DELETE FROM dataset_meta")
+            .execute(&mut *transaction)
+            .await
+            .map_err(database("clearing dataset metadata"))?;
         for (key, value) in entries {
             sqlx::query("INSERT INTO dataset_meta (key, value) VALUES ($1, $2)")
                 .bind(key.as_str())
@@ -180,8 +183,8 @@ impl PostgresStore {
     pub(super) async fn raw_bulk_copy(&self, jobs: &[Vec<Bar>]) -> Result<(), StoreError> {
         use std::fmt::Write;
         let database = |operation| move |source| StoreError::Database { operation, source };
-        let table =
-            include_str!("../../migrations/postgres/0001_bars.sql").replace("CREATE TABLE bars", "CREATE TABLE bench_raw_bars");
+        let table = include_str!("../../migrations/postgres/0001_bars.sql")
+            .replace("CREATE TABLE bars", "CREATE TABLE bench_raw_bars");
         sqlx::raw_sql(&table).execute(&self.pool).await.map_err(database("creating the benchmark table"))?;
         let mut connection = self.pool.acquire().await.map_err(database("acquiring a connection"))?;
         let mut copy = connection

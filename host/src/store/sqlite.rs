@@ -16,7 +16,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{Bar, BarSelection, KeepWindow, StampQuery, StoreError, Timeframe, WriteSummary};
@@ -149,7 +151,10 @@ impl SqliteStore {
     pub(super) async fn replace_dataset_meta(&self, entries: &BTreeMap<String, String>) -> Result<(), StoreError> {
         let database = |operation| move |source| StoreError::Database { operation, source };
         let mut transaction = self.pool.begin().await.map_err(database("beginning a metadata write"))?;
-        sqlx::query("DELETE FROM dataset_meta").execute(&mut *transaction).await.map_err(database("clearing dataset metadata"))?;
+        sqlx::query("DELETE FROM dataset_meta")
+            .execute(&mut *transaction)
+            .await
+            .map_err(database("clearing dataset metadata"))?;
         for (key, value) in entries {
             sqlx::query("INSERT INTO dataset_meta (key, value) VALUES (?, ?)")
                 .bind(key.as_str())
@@ -170,7 +175,8 @@ impl SqliteStore {
     }
 
     pub(super) async fn bar_stamps(&self, query: &StampQuery<'_>) -> Result<Vec<(String, BarStamp)>, StoreError> {
-        let mut builder = QueryBuilder::<Sqlite>::new("SELECT symbol, bar_start, written_at FROM bars WHERE exchange = ");
+        let mut builder =
+            QueryBuilder::<Sqlite>::new("SELECT symbol, bar_start, written_at FROM bars WHERE exchange = ");
         builder.push_bind(query.exchange);
         builder.push(" AND timeframe = ").push_bind(query.timeframe.as_str());
         builder.push(" AND bar_start >= ").push_bind(query.start_from.timestamp());
@@ -198,7 +204,8 @@ impl SqliteStore {
     /// handling, no validation) in one transaction, into a table of the same shape.
     pub(super) async fn raw_bulk_insert(&self, jobs: &[Vec<Bar>]) -> Result<(), StoreError> {
         let database = |operation| move |source| StoreError::Database { operation, source };
-        let table = include_str!("../../migrations/sqlite/0001_bars.sql").replace("CREATE TABLE bars", "CREATE TABLE bench_raw_bars");
+        let table = include_str!("../../migrations/sqlite/0001_bars.sql")
+            .replace("CREATE TABLE bars", "CREATE TABLE bench_raw_bars");
         sqlx::raw_sql(&table).execute(&self.pool).await.map_err(database("creating the benchmark table"))?;
         let statement = |rows: usize| {
             let mut text = upsert_statement(rows);

@@ -6,9 +6,7 @@
 
 wit_bindgen::generate!({ path: "../../wit", world: "batch-policy-plugin" });
 
-use exports::tickstock::plugins::batch_policy::{
-    Guest as PolicyGuest, Job, PlanRequest, PolicyError, Timeframe,
-};
+use exports::tickstock::plugins::batch_policy::{Guest as PolicyGuest, Job, PlanRequest, PolicyError, Timeframe};
 use tickstock::plugins::types::PluginKind;
 
 /// How long one job should take; long enough to amortise a transaction and a provider
@@ -69,7 +67,8 @@ impl PolicyGuest for Adaptive {
             _ => COLD_START_SYMBOLS,
         };
         let memory_cap = request.limits.memory_budget_bytes / (mean_bars_per_symbol * BAR_BYTES_IN_MEMORY).max(1);
-        per_job = per_job.min(request.limits.max_symbols_per_job).min(memory_cap.min(u64::from(u32::MAX)) as u32).max(1);
+        per_job =
+            per_job.min(request.limits.max_symbols_per_job).min(memory_cap.min(u64::from(u32::MAX)) as u32).max(1);
 
         // If the size would need more jobs than allowed, grow jobs up to the symbol limit.
         let job_count = symbols.len().div_ceil(per_job as usize);
