@@ -35,11 +35,9 @@ pub async fn show(
     let bar = terminal.then(|| {
         let bar = indicatif::ProgressBar::new(total_rows);
         bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} rows  {per_sec}  ETA {eta}  {msg}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} rows  {msg}  ETA {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
         );
         bar
     });
@@ -48,17 +46,16 @@ pub async fn show(
         let rows = counters.rows_written.load(Ordering::Relaxed);
         let jobs = counters.jobs_done.load(Ordering::Relaxed);
         let dead = counters.jobs_dead.load(Ordering::Relaxed);
+        // Whole rows per second: indicatif's own {per_sec} prints four decimals.
+        let seconds = started.elapsed().as_secs_f64();
+        let rate = if seconds > 0.0 { rows as f64 / seconds } else { 0.0 };
         match &bar {
             Some(bar) => {
                 bar.set_position(rows.min(total_rows));
-                bar.set_message(format!(
-                    "jobs {jobs}/{total_jobs}{}",
-                    if dead > 0 { format!(", {dead} dead") } else { String::new() }
-                ));
+                let dead_text = if dead > 0 { format!(", {dead} dead") } else { String::new() };
+                bar.set_message(format!("{rate:.0} rows/s  jobs {jobs}/{total_jobs}{dead_text}"));
             }
             None => {
-                let seconds = started.elapsed().as_secs_f64();
-                let rate = if seconds > 0.0 { rows as f64 / seconds } else { 0.0 };
                 eprintln!(
                     "progress: {rows}/{total_rows} rows, jobs {jobs}/{total_jobs}, {dead} dead, {rate:.0} rows/s"
                 );
