@@ -210,3 +210,23 @@ fn swaps_under_load_fail_no_call_and_answer_from_the_generation_called() {
     assert_eq!(registry.get(PluginKind::Calendar, "ZZSWAP").unwrap().number(), 1 + swaps);
     assert!(calls.load(Ordering::Relaxed) > 100, "the callers made real calls");
 }
+
+#[test]
+fn an_invalid_answer_is_reported_to_the_call_observer_once_as_that_call() {
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let seen: Arc<std::sync::Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    let recorder = seen.clone();
+    runtime
+        .observe_calls(Box::new(move |call| {
+            let failure = call.failure.map(|failure| failure.label().to_string());
+            recorder.lock().unwrap().push((call.function.to_string(), failure));
+        }))
+        .unwrap_or_else(|_| panic!("a new runtime has no observer"));
+    let registry = Registry::new(runtime);
+    registry.load_file(&guest("fixture_hostile_calendar.wasm")).unwrap();
+    seen.lock().unwrap().clear();
+    let generation = registry.get(PluginKind::Calendar, "ZZHOSTILE").unwrap();
+    assert!(special_days(generation.callable(), 1904).is_err());
+    let calls = seen.lock().unwrap().clone();
+    assert_eq!(calls, vec![("special-days".to_string(), Some("invalid-answer".to_string()))]);
+}

@@ -11,15 +11,20 @@ use super::bindings::calendar_world::exports::tickstock::plugins::calendar as wi
 use super::bindings::calendar_world::tickstock::plugins::types as wit_types;
 use super::error::{CallError, CallFailure};
 use super::load::{Callable, WorldPre};
+use super::sandbox::InvalidAnswer;
 use crate::calendar::{Calendar, CalendarError, CalendarSpec, Certainty, DayKind, RegularHours, SpecialDay};
 
 /// Calls `info` and converts the answer.
 pub fn info(callable: &Callable) -> Result<CalendarSpec, CallError> {
-    let answer = callable.call("info", |store, pre| match pre {
-        WorldPre::Calendar(pre) => pre.instantiate(&mut *store)?.tickstock_plugins_calendar().call_info(&mut *store),
-        _ => unreachable!("calendar calls are only made on calendar plugins"),
-    })?;
-    convert_info(answer).map_err(|reason| invalid(callable, "info", reason))
+    callable.call("info", |store, pre| {
+        let answer = match pre {
+            WorldPre::Calendar(pre) => {
+                pre.instantiate(&mut *store)?.tickstock_plugins_calendar().call_info(&mut *store)?
+            }
+            _ => unreachable!("calendar calls are only made on calendar plugins"),
+        };
+        convert_info(answer).map_err(InvalidAnswer::error)
+    })
 }
 
 /// What `special-days` can come back with.
@@ -33,19 +38,19 @@ pub enum SpecialDaysAnswer {
 
 /// Calls `special-days(year)` and converts and checks the answer.
 pub fn special_days(callable: &Callable, year: i32) -> Result<SpecialDaysAnswer, CallError> {
-    let answer = callable.call("special-days", |store, pre| match pre {
-        WorldPre::Calendar(pre) => {
-            pre.instantiate(&mut *store)?.tickstock_plugins_calendar().call_special_days(&mut *store, year)
+    callable.call("special-days", |store, pre| {
+        let answer = match pre {
+            WorldPre::Calendar(pre) => {
+                pre.instantiate(&mut *store)?.tickstock_plugins_calendar().call_special_days(&mut *store, year)?
+            }
+            _ => unreachable!("calendar calls are only made on calendar plugins"),
+        };
+        match answer {
+            Ok(days) => convert_special_days(year, days).map(SpecialDaysAnswer::Days).map_err(InvalidAnswer::error),
+            Err(wit::CalendarError::YearOutOfRange(_)) => Ok(SpecialDaysAnswer::YearOutOfRange),
+            Err(wit::CalendarError::Other(message)) => Ok(SpecialDaysAnswer::Refused(message)),
         }
-        _ => unreachable!("calendar calls are only made on calendar plugins"),
-    })?;
-    match answer {
-        Ok(days) => convert_special_days(year, days)
-            .map(SpecialDaysAnswer::Days)
-            .map_err(|reason| invalid(callable, "special-days", reason)),
-        Err(wit::CalendarError::YearOutOfRange(_)) => Ok(SpecialDaysAnswer::YearOutOfRange),
-        Err(wit::CalendarError::Other(message)) => Ok(SpecialDaysAnswer::Refused(message)),
-    }
+    })
 }
 
 /// Builds the calendar engine of a generation. Special days are fetched lazily, one

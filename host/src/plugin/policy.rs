@@ -5,32 +5,34 @@ use chrono::Datelike;
 
 use super::bindings::calendar_world::tickstock::plugins::types as wit_types;
 use super::bindings::policy_world::exports::tickstock::plugins::batch_policy as wit;
-use super::error::{CallError, CallFailure};
+use super::error::CallError;
 use super::load::{Callable, WorldPre};
+use super::sandbox::InvalidAnswer;
 use crate::plan::{PlanRequest, PlannedJob, Tier, Timeframe, check_plan};
 
 /// Calls `plan` and checks the answer. A policy that refuses (its own error) or returns a
 /// plan that fails the host's check is an `InvalidAnswer`.
 pub fn plan(callable: &Callable, request: &PlanRequest) -> Result<Vec<PlannedJob>, CallError> {
     let wit_request = to_wit(request);
-    let answer = callable.call("plan", |store, pre| match pre {
-        WorldPre::Policy(pre) => {
-            pre.instantiate(&mut *store)?.tickstock_plugins_batch_policy().call_plan(&mut *store, &wit_request)
-        }
-        _ => unreachable!("policy calls are only made on policy plugins"),
-    })?;
-    let invalid = |reason: String| CallError {
-        plugin: callable.label().to_string(),
-        generation: callable.generation(),
-        function: "plan",
-        failure: CallFailure::InvalidAnswer { reason },
-    };
-    let jobs: Vec<PlannedJob> = match answer {
-        Ok(jobs) => jobs.into_iter().map(|job| PlannedJob { tier: tier_from_wit(job.tier), gaps: job.gaps }).collect(),
-        Err(wit::PolicyError::Unsupported(reason)) => return Err(invalid(format!("the policy refused: {reason}"))),
-    };
-    check_plan(request, &jobs).map_err(|reason| invalid(format!("plan rejected by the host: {reason}")))?;
-    Ok(jobs)
+    callable.call("plan", |store, pre| {
+        let answer = match pre {
+            WorldPre::Policy(pre) => {
+                pre.instantiate(&mut *store)?.tickstock_plugins_batch_policy().call_plan(&mut *store, &wit_request)?
+            }
+            _ => unreachable!("policy calls are only made on policy plugins"),
+        };
+        let jobs: Vec<PlannedJob> = match answer {
+            Ok(jobs) => {
+                jobs.into_iter().map(|job| PlannedJob { tier: tier_from_wit(job.tier), gaps: job.gaps }).collect()
+            }
+            Err(wit::PolicyError::Unsupported(reason)) => {
+                return Err(InvalidAnswer::error(format!("the policy refused: {reason}")));
+            }
+        };
+        check_plan(request, &jobs)
+            .map_err(|reason| InvalidAnswer::error(format!("plan rejected by the host: {reason}")))?;
+        Ok(jobs)
+    })
 }
 
 fn wit_date(date: chrono::NaiveDate) -> wit_types::Date {

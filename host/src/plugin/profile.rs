@@ -5,8 +5,9 @@
 use serde::Serialize;
 
 use super::bindings::profile_world::exports::tickstock::plugins::refresh_profile as wit;
-use super::error::{CallError, CallFailure};
+use super::error::CallError;
 use super::load::{Callable, WorldPre};
+use super::sandbox::InvalidAnswer;
 use crate::plan::{Listing, Timeframe};
 
 /// Which symbols a profile loads.
@@ -32,20 +33,17 @@ pub struct Profile {
 
 /// Calls `profiles` and checks the answer.
 pub fn profiles(callable: &Callable) -> Result<Vec<Profile>, CallError> {
-    let answer = callable.call("profiles", |store, pre| match pre {
-        WorldPre::Profile(pre) => {
-            pre.instantiate(&mut *store)?.tickstock_plugins_refresh_profile().call_profiles(&mut *store)
-        }
-        _ => unreachable!("profile calls are only made on profile plugins"),
-    })?;
-    let profiles: Vec<Profile> = answer.into_iter().map(from_wit).collect();
-    check(&profiles).map_err(|reason| CallError {
-        plugin: callable.label().to_string(),
-        generation: callable.generation(),
-        function: "profiles",
-        failure: CallFailure::InvalidAnswer { reason },
-    })?;
-    Ok(profiles)
+    callable.call("profiles", |store, pre| {
+        let answer = match pre {
+            WorldPre::Profile(pre) => {
+                pre.instantiate(&mut *store)?.tickstock_plugins_refresh_profile().call_profiles(&mut *store)?
+            }
+            _ => unreachable!("profile calls are only made on profile plugins"),
+        };
+        let profiles: Vec<Profile> = answer.into_iter().map(from_wit).collect();
+        check(&profiles).map_err(InvalidAnswer::error)?;
+        Ok(profiles)
+    })
 }
 
 fn from_wit(profile: wit::Profile) -> Profile {

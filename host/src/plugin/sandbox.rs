@@ -68,6 +68,28 @@ impl ResourceLimiter for MemoryCap {
     }
 }
 
+/// Returned from a call's body when the plugin answered but the answer breaks the
+/// contract (a month 13, a plan that misses a gap). Raising it inside the call, rather
+/// than checking afterwards, lets `call` classify it with every other failure, so logs and
+/// metrics count it once, as the same call.
+#[derive(Debug)]
+pub struct InvalidAnswer(pub String);
+
+impl std::fmt::Display for InvalidAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidAnswer {}
+
+impl InvalidAnswer {
+    /// As the error type a call's body returns.
+    pub fn error(reason: impl Into<String>) -> wasmtime::Error {
+        wasmtime::Error::new(InvalidAnswer(reason.into()))
+    }
+}
+
 /// Who is being called, for error messages and log lines.
 #[derive(Debug, Clone)]
 pub struct CallTarget<'a> {
@@ -124,6 +146,8 @@ pub fn call<R>(
     let outcome = outcome.map_err(|error| {
         let failure = if store.data().limiter.hit {
             CallFailure::MemoryLimit { cap_bytes: limits.memory_bytes }
+        } else if let Some(InvalidAnswer(reason)) = error.downcast_ref::<InvalidAnswer>() {
+            CallFailure::InvalidAnswer { reason: reason.clone() }
         } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             CallFailure::DeadlineExceeded { deadline: limits.deadline }
         } else {
