@@ -91,20 +91,7 @@ impl SqliteStore {
                 remainder_text = upsert_statement(chunk.len());
                 &remainder_text
             };
-            let mut query = sqlx::query(statement_text);
-            for bar in chunk {
-                query = query
-                    .bind(bar.symbol.as_str())
-                    .bind(bar.exchange.as_str())
-                    .bind(bar.timeframe.as_str())
-                    .bind(bar.start.timestamp())
-                    .bind(bar.open)
-                    .bind(bar.high)
-                    .bind(bar.low)
-                    .bind(bar.close)
-                    .bind(bar.volume)
-                    .bind(bar.written_at.timestamp());
-            }
+            let query = bind_rows(sqlx::query(statement_text), chunk);
             let result = query.execute(&mut *transaction).await.map_err(database("writing bars"))?;
             rows_written += result.rows_affected();
         }
@@ -223,26 +210,36 @@ impl SqliteStore {
                     remainder_text = statement(chunk.len());
                     &remainder_text
                 };
-                let mut query = sqlx::query(statement_text);
-                for bar in chunk {
-                    query = query
-                        .bind(bar.symbol.as_str())
-                        .bind(bar.exchange.as_str())
-                        .bind(bar.timeframe.as_str())
-                        .bind(bar.start.timestamp())
-                        .bind(bar.open)
-                        .bind(bar.high)
-                        .bind(bar.low)
-                        .bind(bar.close)
-                        .bind(bar.volume)
-                        .bind(bar.written_at.timestamp());
-                }
+                let query = bind_rows(sqlx::query(statement_text), chunk);
                 query.execute(&mut *transaction).await.map_err(database("bulk inserting benchmark rows"))?;
             }
         }
         transaction.commit().await.map_err(database("committing benchmark rows"))?;
         Ok(())
     }
+}
+
+/// Binds `bars` to a multi-row statement's placeholders, ten per bar in column order
+/// (instants as Unix seconds); shared by the upsert and the benchmark's raw insert so the
+/// two write exactly the same values.
+fn bind_rows<'query>(
+    mut query: sqlx::query::Query<'query, Sqlite, sqlx::sqlite::SqliteArguments<'query>>,
+    bars: &'query [Bar],
+) -> sqlx::query::Query<'query, Sqlite, sqlx::sqlite::SqliteArguments<'query>> {
+    for bar in bars {
+        query = query
+            .bind(bar.symbol.as_str())
+            .bind(bar.exchange.as_str())
+            .bind(bar.timeframe.as_str())
+            .bind(bar.start.timestamp())
+            .bind(bar.open)
+            .bind(bar.high)
+            .bind(bar.low)
+            .bind(bar.close)
+            .bind(bar.volume)
+            .bind(bar.written_at.timestamp());
+    }
+    query
 }
 
 fn upsert_statement(rows: usize) -> String {
