@@ -48,3 +48,22 @@ fn swapping_in_an_extra_closure_changes_that_date_and_nothing_else() {
     // A caller holding the old generation's calendar keeps its answers.
     assert!(matches!(before.status(during_session).unwrap(), Status::Open { .. }));
 }
+
+#[test]
+fn removing_the_file_that_replaced_a_builtin_brings_the_builtin_back() {
+    let registry = Registry::with_builtins(Runtime::new(RuntimeOptions::default()).unwrap()).unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("xnys.wasm");
+    std::fs::copy(guest("fixture_xnys_extra_closure.wasm"), &file).unwrap();
+    registry.load_file(&file).unwrap();
+    let replaced = registry.get(PluginKind::Calendar, "XNYS").unwrap();
+    assert!(replaced.identity.version.ends_with("-extra-closure"));
+
+    let removed = registry.remove_file(&file);
+    assert_eq!(removed, Some((PluginKind::Calendar, "XNYS".to_string())));
+    let restored = registry.get(PluginKind::Calendar, "XNYS").unwrap();
+    assert_eq!(restored.source, tickstock::plugin::PluginSource::Builtin("calendar_xnys.wasm"));
+    assert!(restored.number() > replaced.number(), "the built-in comes back as a new generation");
+    let status = registry.calendar("XNYS").unwrap().status(instant("2027-03-17T15:00:00Z")).unwrap();
+    assert!(matches!(status, Status::Open { .. }), "the extra closure is gone: {status:?}");
+}

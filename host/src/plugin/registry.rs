@@ -13,7 +13,7 @@ use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::builtin::BUILTINS;
+use super::builtin::{BUILTINS, BuiltinPlugin};
 use super::error::LoadError;
 use super::load::{self, Generation, PluginKind, PluginSource};
 use super::runtime::Runtime;
@@ -25,7 +25,7 @@ struct Slot {
     current: ArcSwapOption<Generation>,
     /// The built-in of this name, if there is one: it takes over again when the file that
     /// replaced it is removed.
-    builtin: Mutex<Option<&'static [u8]>>,
+    builtin: Mutex<Option<BuiltinPlugin>>,
     /// Generation numbers only grow, across swaps and reverts alike.
     last_number: Mutex<u64>,
 }
@@ -130,10 +130,9 @@ impl Registry {
         let slot = slot.clone();
         drop(slots);
         let builtin = *slot.builtin.lock().unwrap_or_else(|poison| poison.into_inner());
-        let builtin_name = BUILTINS.iter().find(|b| Some(b.bytes) == builtin).map(|b| b.file_name);
-        match (builtin, builtin_name) {
-            (Some(bytes), Some(file_name)) => {
-                match load::prepare(&self.runtime, bytes, PluginSource::Builtin(file_name))
+        match builtin {
+            Some(builtin) => {
+                match load::prepare(&self.runtime, builtin.bytes, PluginSource::Builtin(builtin.file_name))
                     .and_then(|candidate| self.gate(candidate, &slot))
                 {
                     Ok(candidate) => {
@@ -145,7 +144,7 @@ impl Registry {
                     }
                 }
             }
-            _ => slot.current.store(None),
+            None => slot.current.store(None),
         }
         Some(key)
     }
@@ -239,7 +238,7 @@ impl Registry {
         let _install = self.install_lock.lock().unwrap_or_else(|poison| poison.into_inner());
         let slot = self.slot(candidate.kind(), candidate.name());
         if let PluginSource::Builtin(_) = source {
-            let builtin = BUILTINS.iter().find(|b| PluginSource::Builtin(b.file_name) == source).map(|b| b.bytes);
+            let builtin = BUILTINS.iter().find(|b| PluginSource::Builtin(b.file_name) == source).copied();
             *slot.builtin.lock().unwrap_or_else(|poison| poison.into_inner()) = builtin;
         }
         let candidate = self.gate(candidate, &slot)?;
