@@ -9,8 +9,8 @@
 //! Plain `main` instead of criterion: one run writes 1.26 M rows in seconds; criterion's
 //! repeated sampling would take minutes and say nothing more about a figure this coarse.
 
+use tickstock::bench::store::{BenchReport, BenchShape, run};
 use tickstock::store::Store;
-use tickstock::store::bench::{BenchReport, BenchShape, run};
 
 fn shape_from_environment(writers: usize) -> BenchShape {
     let number =

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 
 use crate::calendar::Calendar;
-use crate::cli::GlobalOptions;
 use crate::plugin::{PluginKind, Registry, Runtime, RuntimeOptions};
 
 pub struct Exchanges {
@@ -14,11 +13,6 @@ pub struct Exchanges {
 }
 
 impl Exchanges {
-    /// Built-in plugins plus the `--plugins` folder, under the command line's limits.
-    pub fn load(options: &GlobalOptions) -> anyhow::Result<Exchanges> {
-        Ok(Exchanges { registry: crate::cli::open_registry(options)? })
-    }
-
     /// Only the built-in plugins, default limits, no artifact cache on disk.
     pub fn builtin() -> anyhow::Result<Exchanges> {
         let runtime = Runtime::new(RuntimeOptions::default())?;

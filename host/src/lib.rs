@@ -4,19 +4,20 @@
 //! The binary (`src/main.rs`) is a thin clap front end over these modules; see
 //! ARCHITECTURE.md for the map.
 
-pub mod calendar;
+// The pure core is its own crate (`host/core`); its modules keep their paths here.
+pub use tickstock_core::{bar, calendar, gaps, plan, schedule};
+
+pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod diff;
 pub mod exchanges;
-pub mod gaps;
 pub mod load;
 pub mod metrics;
-pub mod plan;
 pub mod plugin;
 pub mod provider;
 pub mod queue;
 pub mod refresh;
-pub mod schedule;
 pub mod server;
 pub mod store;
 pub mod watch;

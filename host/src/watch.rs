@@ -40,7 +40,7 @@ use serde::Serialize;
 
 use crate::diff;
 use crate::metrics::Metrics;
-use crate::plugin::{Generation, LoadError, Registry, load};
+use crate::plugin::{Generation, LoadError, Registry, Runtime, RuntimeOptions, load};
 
 /// The pin manifest's file name.
 pub const PINS_FILE_NAME: &str = "pins.txt";
@@ -209,6 +209,25 @@ impl PluginFolder {
 
 /// The manifest as read: file name -> sha256, or why it cannot be trusted.
 type Pins = Option<Result<HashMap<String, String>, String>>;
+
+/// A registry with the built-in plugins, then `plugins_dir`'s files on top, read by the
+/// same rules as `serve`'s watcher (editor temp files and dotfiles skipped, `pins.txt`
+/// enforced). A file that fails to load is reported on stderr and skipped; the built-in of
+/// the same name (if any) keeps serving. What every command line works with.
+pub fn open_registry(plugins_dir: Option<&Path>, runtime: RuntimeOptions) -> anyhow::Result<Arc<Registry>> {
+    use anyhow::Context as _;
+    let runtime = Runtime::new(runtime)?;
+    let registry = Arc::new(Registry::with_builtins(runtime).context("loading the built-in plugins")?);
+    if let Some(dir) = plugins_dir {
+        let folder = PluginFolder::new(dir, registry.clone(), Arc::new(Metrics::new()))?;
+        for outcome in folder.rescan()? {
+            if let FileOutcome::Failed { message, .. } = outcome {
+                eprintln!("warning: {message}");
+            }
+        }
+    }
+    Ok(registry)
+}
 
 fn read_pins(dir: &Path) -> Pins {
     let path = dir.join(PINS_FILE_NAME);

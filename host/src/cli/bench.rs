@@ -57,7 +57,7 @@ pub enum BenchCommand {
 pub fn run(options: &GlobalOptions, command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Calendar { exchanges: mics, queries, seed, json } => {
-            let exchanges = Exchanges::load(options)?;
+            let exchanges = Exchanges::from_registry(super::open_registry(options)?);
             let mics = if mics.is_empty() { vec!["XNYS".to_string(), "XTKS".to_string()] } else { mics };
             let mut reports = Vec::new();
             for mic in &mics {

@@ -7,12 +7,13 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use clap::{Subcommand, ValueEnum};
 
 use super::GlobalOptions;
-use crate::calendar::{Calendar, ClosedReason, DayExplanation, DayKind, RegularHours, Session, SpecialDay, Status};
+use crate::api::calendar::{parse_date, parse_instant, session_row, status_row, utc_text};
+use crate::calendar::{Calendar, DayExplanation, DayKind, RegularHours, Session, SpecialDay};
 use crate::exchanges::Exchanges;
 
 #[derive(Debug, Subcommand)]
@@ -90,7 +91,7 @@ pub fn run(options: &GlobalOptions, command: CalendarCommand) -> anyhow::Result<
             if from > to {
                 bail!("--from {from} is after --to {to}");
             }
-            let calendar = Exchanges::load(options)?.calendar(&mic)?;
+            let calendar = Exchanges::from_registry(super::open_registry(options)?).calendar(&mic)?;
             sessions(&calendar, from, to, format)
         }
         CalendarCommand::Status { mics, at, format } => {
@@ -98,18 +99,18 @@ pub fn run(options: &GlobalOptions, command: CalendarCommand) -> anyhow::Result<
                 Some(text) => parse_instant(&text, "--at")?,
                 None => Utc::now(),
             };
-            let exchanges = Exchanges::load(options)?;
+            let exchanges = Exchanges::from_registry(super::open_registry(options)?);
             let mics = if mics.is_empty() { exchanges.mics() } else { mics };
             let calendars = mics.iter().map(|mic| exchanges.calendar(mic)).collect::<anyhow::Result<Vec<_>>>()?;
             status(&calendars, at, format)
         }
         CalendarCommand::Holidays { mic, year, format } => {
-            let calendar = Exchanges::load(options)?.calendar(&mic)?;
+            let calendar = Exchanges::from_registry(super::open_registry(options)?).calendar(&mic)?;
             holidays(&calendar, year, format)
         }
         CalendarCommand::Explain { mic, date, json } => {
             let date = parse_date(&date, "the date")?;
-            let calendar = Exchanges::load(options)?.calendar(&mic)?;
+            let calendar = Exchanges::from_registry(super::open_registry(options)?).calendar(&mic)?;
             explain(&calendar, date, json)
         }
         CalendarCommand::Windows { exchanges: mics, from, to, format } => {
@@ -117,31 +118,10 @@ pub fn run(options: &GlobalOptions, command: CalendarCommand) -> anyhow::Result<
             if from > to {
                 bail!("--from {} is after --to {}", utc_text(from), utc_text(to));
             }
-            let exchanges = Exchanges::load(options)?;
+            let exchanges = Exchanges::from_registry(super::open_registry(options)?);
             let calendars = mics.iter().map(|mic| exchanges.calendar(mic)).collect::<anyhow::Result<Vec<_>>>()?;
             windows(&calendars, from, to, format)
         }
-    }
-}
-
-/// One row of `calendar sessions` (the CSV contract's columns, in order). The admin API
-/// (`GET /calendars/{mic}/sessions`) serves the same record.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SessionRow {
-    pub date: String,
-    pub open: String,
-    pub close: String,
-    pub break_start: Option<String>,
-    pub break_end: Option<String>,
-}
-
-pub fn session_row(session: &Session) -> SessionRow {
-    SessionRow {
-        date: session.date.to_string(),
-        open: utc_text(session.open),
-        close: utc_text(session.close),
-        break_start: session.lunch_break.map(|(start, _)| utc_text(start)),
-        break_end: session.lunch_break.map(|(_, end)| utc_text(end)),
     }
 }
 
@@ -155,28 +135,6 @@ fn sessions(calendar: &Calendar, from: NaiveDate, to: NaiveDate, format: Format)
     table.print(format)
 }
 
-/// One row of `calendar status`. The admin API (`GET /calendars/{mic}/status`) serves the
-/// same record.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct StatusRow {
-    pub mic: String,
-    pub local_time: String,
-    /// `open`, `break` or `closed`.
-    pub state: &'static str,
-    pub until: Option<String>,
-    pub reason: Option<String>,
-}
-
-pub fn status_row(calendar: &Calendar, at: DateTime<Utc>) -> Result<StatusRow, crate::calendar::CalendarError> {
-    let local_time = at.with_timezone(&calendar.spec().timezone).format("%Y-%m-%d %H:%M %Z").to_string();
-    let (state, until, reason) = match calendar.status(at)? {
-        Status::Open { until } => ("open", Some(utc_text(until)), None),
-        Status::Break { until } => ("break", Some(utc_text(until)), Some("lunch break".to_string())),
-        Status::Closed { reason, next_open } => ("closed", next_open.map(utc_text), Some(closed_reason(&reason))),
-    };
-    Ok(StatusRow { mic: calendar.mic().to_string(), local_time, state, until, reason })
-}
-
 fn status(calendars: &[Arc<Calendar>], at: DateTime<Utc>, format: Format) -> anyhow::Result<()> {
     let mut table = Table::new(&["mic", "local_time", "state", "until", "reason"]);
     for calendar in calendars {
@@ -184,13 +142,6 @@ fn status(calendars: &[Arc<Calendar>], at: DateTime<Utc>, format: Format) -> any
         table.push(vec![Some(row.mic), Some(row.local_time), Some(row.state.to_string()), row.until, row.reason]);
     }
     table.print(format)
-}
-
-fn closed_reason(reason: &ClosedReason) -> String {
-    match reason {
-        ClosedReason::Holiday { name } => format!("holiday: {name}"),
-        other => other.to_string(),
-    }
 }
 
 fn holidays(calendar: &Calendar, year: i32, format: Format) -> anyhow::Result<()> {
@@ -291,11 +242,6 @@ fn windows(calendars: &[Arc<Calendar>], from: DateTime<Utc>, to: DateTime<Utc>, 
 
 // ---- text ---------------------------------------------------------------------------------
 
-/// The contract's instant format: UTC, seconds, `Z`.
-fn utc_text(instant: DateTime<Utc>) -> String {
-    instant.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
 fn local_time_text(time: NaiveTime) -> String {
     time.format("%H:%M").to_string()
 }
@@ -338,23 +284,6 @@ fn certainty_text(special: &SpecialDay) -> String {
         .ok()
         .and_then(|value| value.as_str().map(str::to_string))
         .unwrap_or_else(|| format!("{:?}", special.certainty))
-}
-
-pub fn parse_date(text: &str, what: &str) -> anyhow::Result<NaiveDate> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .with_context(|| format!("{what}: {text:?} is not a date; expected YYYY-MM-DD"))
-}
-
-/// RFC 3339, or a bare date meaning midnight UTC.
-pub fn parse_instant(text: &str, what: &str) -> anyhow::Result<DateTime<Utc>> {
-    let text = text.trim();
-    if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
-        return Ok(instant.with_timezone(&Utc));
-    }
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(date.and_time(NaiveTime::MIN).and_utc());
-    }
-    bail!("{what}: {text:?} is not an instant; expected RFC 3339 (2024-03-11T14:30:00Z) or YYYY-MM-DD")
 }
 
 // ---- output -------------------------------------------------------------------------------

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::Utc;
 use clap::{Args, Subcommand, ValueEnum};
 use tokio::sync::watch;
 
 use super::GlobalOptions;
+use crate::api::load::{LoadSpec, RequestLimits, SymbolsSpec};
 use crate::load::{LoadRequest, ProgressStyle, RunOptions};
-use crate::plan::{Listing, PlanLimits, Tier, Timeframe};
+use crate::plan::{Listing, PlanLimits, Tier};
 use crate::plugin::Registry;
 use crate::provider::{self, Provider};
 use crate::queue::{JobQueue, Queue, QueueOptions};
@@ -48,7 +49,7 @@ pub struct RequestArgs {
     pub timeframe: String,
 
     /// Dispatch tier of the jobs.
-    #[arg(long, value_enum, default_value_t = Tier::Normal)]
+    #[arg(long, default_value_t = Tier::Normal)]
     pub tier: Tier,
 
     /// Batch policy plugin that cuts the gaps into jobs (`tickstock plugins list`).
@@ -212,43 +213,45 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
-fn parse_date(text: &str, flag: &str) -> anyhow::Result<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .with_context(|| format!("{flag} {text:?} is not a date of the form YYYY-MM-DD"))
-}
+/// Largest `--symbols @file` read: a million listings fit in well under 16 MiB.
+const MAX_SYMBOL_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 impl RequestArgs {
-    /// The load request these flags describe.
-    pub fn to_request(&self) -> anyhow::Result<LoadRequest> {
-        let timeframe: Timeframe = self.timeframe.parse()?;
-        let to = match &self.to {
-            Some(text) => parse_date(text, "--to")?,
-            None => Utc::now().date_naive().pred_opt().expect("not the first day of time"),
-        };
-        let from = match &self.from {
-            Some(text) => parse_date(text, "--from")?,
-            None => {
-                let years = i32::try_from(self.years.max(1)).context("--years is too large")?;
-                let back = to
-                    .with_year(to.year() - years)
-                    .unwrap_or_else(|| to - chrono::Duration::days(365 * i64::from(years)));
-                back.succ_opt().unwrap_or(back)
+    /// The request these flags state, as the API would receive it (`@file` read here).
+    pub fn to_spec(&self) -> anyhow::Result<LoadSpec> {
+        let exchange = crate::api::load::parse_mic(&self.exchange, "--exchange")?;
+        let symbols = self.symbols.trim();
+        let symbols = if let Some(path) = symbols.strip_prefix('@') {
+            let text = read_symbol_file(Path::new(path))?;
+            let listings = crate::api::load::parse_listing_lines(&text, path, Some(&exchange))?;
+            if listings.is_empty() {
+                bail!("the symbol file {path} lists no symbols");
             }
+            SymbolsSpec::List(
+                listings.into_iter().map(|listing| format!("{},{}", listing.symbol, listing.exchange)).collect(),
+            )
+        } else if let Ok(count) = symbols.parse::<u64>() {
+            SymbolsSpec::Count(count)
+        } else {
+            SymbolsSpec::List(symbols.split(',').filter(|item| !item.trim().is_empty()).map(str::to_string).collect())
         };
-        if from > to {
-            bail!("--from {from} is after --to {to}");
-        }
-        let listings = parse_symbols(&self.symbols, &self.exchange.to_ascii_uppercase())?;
-        Ok(LoadRequest {
-            listings,
-            from,
-            to,
-            timeframe,
-            tier: self.tier,
-            policy: self.policy.clone(),
-            limits: PlanLimits { max_symbols_per_job: self.max_symbols_per_job.max(1), ..PlanLimits::default() },
-            stats: None,
+        Ok(LoadSpec {
+            symbols,
+            exchange: Some(exchange),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            years: Some(self.years),
+            timeframe: Some(self.timeframe.clone()),
+            tier: Some(self.tier.as_str().to_string()),
+            policy: Some(self.policy.clone()),
+            max_symbols_per_job: Some(self.max_symbols_per_job),
         })
+    }
+
+    /// The load request these flags describe, checked.
+    pub fn to_request(&self) -> anyhow::Result<LoadRequest> {
+        let limits = RequestLimits { max_symbols: usize::MAX };
+        Ok(self.to_spec()?.to_request(Utc::now().date_naive(), &limits)?)
     }
 
     pub fn db_location(&self) -> String {
@@ -256,49 +259,41 @@ impl RequestArgs {
     }
 }
 
-/// `N`, `A,B,C` or `@file` into listings.
+/// A symbol file: a regular file (not a FIFO or a device, which could block or never
+/// end) of at most [`MAX_SYMBOL_FILE_BYTES`].
+fn read_symbol_file(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let shown = path.display();
+    let file = std::fs::File::open(path).with_context(|| format!("reading the symbol file {shown}"))?;
+    let metadata = file.metadata().with_context(|| format!("reading the symbol file {shown}"))?;
+    if !metadata.is_file() {
+        bail!("the symbol file {shown} is not a regular file");
+    }
+    let mut text = String::new();
+    file.take(MAX_SYMBOL_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading the symbol file {shown} (UTF-8 text expected)"))?;
+    if text.len() as u64 > MAX_SYMBOL_FILE_BYTES {
+        bail!("the symbol file {shown} is over {} MiB", MAX_SYMBOL_FILE_BYTES / 1024 / 1024);
+    }
+    Ok(text)
+}
+
+/// `N`, `A,B,C` or `@file` into listings, as `--symbols` takes them.
 pub fn parse_symbols(text: &str, default_exchange: &str) -> anyhow::Result<Vec<Listing>> {
-    let listing = |symbol: &str, exchange: &str| Listing {
-        symbol: symbol.trim().to_ascii_uppercase(),
-        exchange: exchange.trim().to_ascii_uppercase(),
+    let args = RequestArgs {
+        exchange: default_exchange.to_string(),
+        symbols: text.to_string(),
+        from: Some("2000-01-01".into()),
+        to: Some("2000-01-01".into()),
+        years: 1,
+        timeframe: "1d".into(),
+        tier: Tier::Normal,
+        policy: "fixed".into(),
+        max_symbols_per_job: 1,
+        db: None,
     };
-    if let Some(path) = text.strip_prefix('@') {
-        let contents =
-            std::fs::read_to_string(Path::new(path)).with_context(|| format!("reading the symbol file {path}"))?;
-        let mut listings = Vec::new();
-        for (number, line) in contents.lines().enumerate() {
-            let line = line.split('#').next().unwrap_or_default().trim();
-            if line.is_empty() {
-                continue;
-            }
-            let mut fields = line.split(',');
-            let symbol = fields.next().unwrap_or_default().trim();
-            let exchange = fields.next().map(str::trim).filter(|e| !e.is_empty()).unwrap_or(default_exchange);
-            if symbol.is_empty()
-                || fields.next().is_some()
-                || !symbol.chars().all(|c| c.is_ascii_alphanumeric() || ".-_^".contains(c))
-            {
-                bail!("{path}, line {}: expected `SYMBOL` or `SYMBOL,MIC`, got {line:?}", number + 1);
-            }
-            listings.push(listing(symbol, exchange));
-        }
-        if listings.is_empty() {
-            bail!("the symbol file {path} lists no symbols");
-        }
-        return Ok(listings);
-    }
-    if let Ok(count) = text.trim().parse::<usize>() {
-        if count == 0 {
-            bail!("--symbols 0: nothing to load");
-        }
-        return Ok((1..=count).map(|i| listing(&format!("SYN{i:04}"), default_exchange)).collect());
-    }
-    let listings: Vec<Listing> =
-        text.split(',').filter(|s| !s.trim().is_empty()).map(|s| listing(s, default_exchange)).collect();
-    if listings.is_empty() {
-        bail!("--symbols {text:?} names no symbol");
-    }
-    Ok(listings)
+    Ok(args.to_request()?.listings)
 }
 
 impl WorkArgs {
@@ -325,7 +320,10 @@ impl WorkArgs {
         for cap in &self.tier_cap {
             let (tier, limit) =
                 cap.split_once('=').with_context(|| format!("--tier-cap {cap:?}: expected TIER=N, e.g. low=1"))?;
-            let tier = Tier::from_str(tier.trim(), true)
+            let tier: Tier = tier
+                .trim()
+                .to_ascii_lowercase()
+                .parse()
                 .map_err(|_| anyhow::anyhow!("--tier-cap {cap:?}: unknown tier {tier:?}"))?;
             let limit: usize =
                 limit.trim().parse().with_context(|| format!("--tier-cap {cap:?}: {limit:?} is not a number"))?;

@@ -6,10 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::plugin::{Limits, Registry, Runtime, RuntimeOptions};
+use crate::plugin::{Limits, Registry, RuntimeOptions};
 
 pub mod bench;
 pub mod bench_load;
@@ -108,21 +107,9 @@ fn default_cache_dir() -> Option<PathBuf> {
 }
 
 /// The registry every command works with: the built-in plugins, then the `--plugins`
-/// folder's files on top, read by the same rules as `serve`'s watcher (editor temp files
-/// and dotfiles skipped, `pins.txt` enforced). A file that fails to load is reported on
-/// stderr and skipped; the built-in of the same name (if any) keeps serving.
+/// folder's files on top (see [`crate::watch::open_registry`]).
 pub fn open_registry(options: &GlobalOptions) -> anyhow::Result<Arc<Registry>> {
-    let runtime = Runtime::new(options.runtime_options())?;
-    let registry = Arc::new(Registry::with_builtins(runtime).context("loading the built-in plugins")?);
-    if let Some(dir) = &options.plugins {
-        let folder = crate::watch::PluginFolder::new(dir, registry.clone(), Arc::new(crate::metrics::Metrics::new()))?;
-        for outcome in folder.rescan()? {
-            if let crate::watch::FileOutcome::Failed { message, .. } = outcome {
-                eprintln!("warning: {message}");
-            }
-        }
-    }
-    Ok(registry)
+    crate::watch::open_registry(options.plugins.as_deref(), options.runtime_options())
 }
 
 /// Runs the parsed command line.

@@ -137,7 +137,13 @@ pub fn run(options: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()> {
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
         });
-        let loads = LoadsState { registry: state.registry.clone(), store: store.clone(), queue, board };
+        let loads = LoadsState {
+            registry: state.registry.clone(),
+            store: store.clone(),
+            queue,
+            board,
+            limits: crate::api::load::RequestLimits::default(),
+        };
         let app = server::router(state.clone()).merge(server::loads::routes(loads, state));
 
         eprintln!(

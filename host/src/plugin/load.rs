@@ -15,7 +15,8 @@ use super::bindings::calendar_world::tickstock::plugins::types as wit_types;
 use super::bindings::{calendar_world, policy_world, profile_world};
 use super::error::{CallError, LoadError};
 use super::runtime::Runtime;
-use super::sandbox::{self, CallState, CallTarget};
+use super::sandbox::{self, CallTarget};
+use super::state::CallState;
 use crate::calendar::Calendar;
 
 /// The three kinds of plugin.

@@ -19,6 +19,7 @@ pub mod profile;
 pub mod registry;
 pub mod runtime;
 pub mod sandbox;
+pub mod state;
 
 pub use error::{CallError, CallFailure, LoadError};
 pub use load::{Generation, Identity, PluginKind, PluginSource};

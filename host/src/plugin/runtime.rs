@@ -11,7 +11,7 @@ use wasmtime::{Config, Engine};
 
 use super::artifact_cache::ArtifactCache;
 use super::error::CallFailure;
-use super::sandbox::CallState;
+use super::state::CallState;
 
 /// How often the epoch advances. A deadline fires between `deadline - TICK` and
 /// `deadline` after the call starts; 10 ms keeps that slack small at a negligible cost (one

@@ -7,66 +7,13 @@
 
 use std::time::Instant;
 
-use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime::{Store, Trap};
+use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::error::{CallError, CallFailure};
 use super::runtime::{CallRecord, Runtime};
-
-/// The data of one call's store.
-pub struct CallState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limiter: MemoryCap,
-}
-
-impl WasiView for CallState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
-
-/// Refuses memory growth past the cap and remembers that it did, so the failure is
-/// reported as the memory limit rather than as whatever trap the guest's allocator turns
-/// the refusal into.
-struct MemoryCap {
-    cap_bytes: u64,
-    hit: bool,
-}
-
-#[derive(Debug)]
-struct MemoryCapHit;
-
-impl std::fmt::Display for MemoryCapHit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("memory cap reached")
-    }
-}
-
-impl std::error::Error for MemoryCapHit {}
-
-impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired as u64 > self.cap_bytes {
-            self.hit = true;
-            return Err(wasmtime::Error::new(MemoryCapHit));
-        }
-        Ok(true)
-    }
-
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        // Tables hold function references; a million entries is far beyond any honest
-        // plugin and bounds the host memory a table can take.
-        Ok(desired <= 1_000_000)
-    }
-
-    fn instances(&self) -> usize {
-        // A component made of a few core modules; more is a sign of abuse.
-        32
-    }
-}
+use super::state::CallState;
 
 /// Returned from a call's body when the plugin answered but the answer breaks the
 /// contract (a month 13, a plan that misses a gap). Raising it inside the call, rather
@@ -127,13 +74,8 @@ pub fn call<R>(
         .allow_udp(false)
         .allow_ip_name_lookup(false)
         .build();
-    let state = CallState {
-        wasi,
-        table: ResourceTable::new(),
-        limiter: MemoryCap { cap_bytes: limits.memory_bytes, hit: false },
-    };
-    let mut store = Store::new(&runtime.engine, state);
-    store.limiter(|state| &mut state.limiter);
+    let mut store = Store::new(&runtime.engine, CallState::new(wasi, limits.memory_bytes));
+    store.limiter(CallState::limiter);
     store.set_epoch_deadline(runtime.deadline_ticks());
     store.epoch_deadline_trap();
 
@@ -144,7 +86,7 @@ pub fn call<R>(
     forward_output(target, "stderr", &stderr);
 
     let outcome = outcome.map_err(|error| {
-        let failure = if store.data().limiter.hit {
+        let failure = if store.data().memory_cap_hit() {
             CallFailure::MemoryLimit { cap_bytes: limits.memory_bytes }
         } else if let Some(InvalidAnswer(reason)) = error.downcast_ref::<InvalidAnswer>() {
             CallFailure::InvalidAnswer { reason: reason.clone() }

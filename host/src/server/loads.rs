@@ -1,11 +1,11 @@
 //! `POST /loads` and `GET /loads/{id}`: loads submitted to a running `tickstock serve`,
 //! worked off by its workers.
 //!
-//! The body of `POST /loads` is a JSON object of `tickstock load`'s own options, e.g.
-//! `{"symbols": "AAPL,MSFT", "exchange": "XNAS", "years": 2, "tier": "high"}`: the keys
-//! are the long flag names and the values go through the same parser, so the endpoint
-//! and the command can never disagree about what an option means. The store and the
-//! queue are the server's (`--db`, `--queue`), not the request's.
+//! The body of `POST /loads` is a typed [`LoadSpec`], e.g.
+//! `{"symbols": ["AAPL", "MSFT"], "exchange": "XNAS", "years": 2, "tier": "high"}`; the
+//! command line builds the same type from its flags, so the endpoint and the command can
+//! never disagree about what an option means. A request never names a file, a store or a
+//! queue: those are the server's (`--db`, `--queue`). `docs/api.md` documents the fields.
 
 use std::sync::Arc;
 
@@ -14,10 +14,9 @@ use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use clap::Parser;
 
 use super::{ApiError, ServerState, require_token};
-use crate::cli::load::RequestArgs;
+use crate::api::load::{LoadSpec, RequestLimits};
 use crate::load::{LoadBoard, LoadError, LoadStatus, plan_load};
 use crate::plugin::Registry;
 use crate::queue::{JobQueue, Queue};
@@ -30,6 +29,8 @@ pub struct LoadsState {
     pub store: Store,
     pub queue: Queue,
     pub board: Arc<LoadBoard>,
+    /// What one request may ask for.
+    pub limits: RequestLimits,
 }
 
 /// The load routes; `POST` behind the server's token like every mutating route.
@@ -41,56 +42,19 @@ pub fn routes(loads: LoadsState, server: ServerState) -> Router {
         .with_state(loads)
 }
 
-/// `tickstock load`'s request options, parsed from a JSON body.
-#[derive(Debug, Parser)]
-#[command(name = "POST /loads", no_binary_name = true, disable_help_flag = true)]
-struct LoadBody {
-    #[command(flatten)]
-    request: RequestArgs,
-}
-
-/// JSON object -> `--key value` arguments.
-fn body_to_arguments(body: &serde_json::Map<String, serde_json::Value>) -> Result<Vec<String>, ApiError> {
-    let mut arguments = Vec::new();
-    for (key, value) in body {
-        if key == "db" {
-            return Err(ApiError::BadRequest("`db` is the server's (--db when it started), not a request's".into()));
-        }
-        let flag = format!("--{}", key.replace('_', "-"));
-        match value {
-            serde_json::Value::String(text) => arguments.extend([flag, text.clone()]),
-            serde_json::Value::Number(number) => arguments.extend([flag, number.to_string()]),
-            serde_json::Value::Bool(true) => arguments.push(flag),
-            serde_json::Value::Bool(false) | serde_json::Value::Null => {}
-            serde_json::Value::Array(items) => {
-                let joined: Vec<String> = items
-                    .iter()
-                    .map(|item| item.as_str().map(str::to_string).unwrap_or_else(|| item.to_string()))
-                    .collect();
-                arguments.extend([flag, joined.join(",")]);
-            }
-            serde_json::Value::Object(_) => {
-                return Err(ApiError::BadRequest(format!(
-                    "option {key:?} takes a string, number or list, not an object"
-                )));
-            }
-        }
-    }
-    Ok(arguments)
-}
-
 async fn submit_load(
     State(loads): State<LoadsState>,
-    Json(body): Json<serde_json::Map<String, serde_json::Value>>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<LoadStatus>), ApiError> {
-    let arguments = body_to_arguments(&body)?;
-    let parsed = LoadBody::try_parse_from(arguments).map_err(|error| {
-        let text = error.to_string();
-        ApiError::BadRequest(
-            text.lines().next().unwrap_or("invalid load options").trim_start_matches("error: ").to_string(),
-        )
+    // Parsed here rather than by axum's `Json` extractor so a malformed body gets the
+    // API's own error shape, and serde's message (which may quote the body) is cut short.
+    let spec: LoadSpec = serde_json::from_slice(&body).map_err(|error| {
+        let reason = error.to_string();
+        ApiError::BadRequest(format!("invalid load request: {}", crate::api::quoted_prefix(&reason, 200)))
     })?;
-    let request = parsed.request.to_request().map_err(|error| ApiError::BadRequest(format!("{error:#}")))?;
+    let request = spec
+        .to_request(chrono::Utc::now().date_naive(), &loads.limits)
+        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let plan = plan_load(&loads.registry, &loads.store, &request).await.map_err(load_error)?;
     loads.board.register(&plan);
     let id = plan.load_id.clone();

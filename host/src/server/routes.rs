@@ -17,8 +17,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{ApiError, ServerState};
+use crate::api::calendar::{SessionRow, StatusRow, parse_date, parse_instant, session_row, status_row};
 use crate::calendar::Calendar;
-use crate::cli::calendar::{SessionRow, StatusRow, parse_date, parse_instant, session_row, status_row};
 use crate::plugin::{Generation, PluginKind};
 
 /// The widest `sessions` range one request may ask for: ten years keeps a response (and

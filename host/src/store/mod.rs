@@ -21,7 +21,6 @@
 //! The two backends sit behind one enum rather than a trait object: there are exactly two,
 //! the SQL differs in every method anyway, and an enum keeps `Store` `Clone` and cheap.
 
-pub mod bench;
 mod migrations;
 mod postgres;
 mod sqlite;
@@ -47,55 +46,8 @@ const GAP_SYMBOL_BATCH: usize = 500;
 // providers; the store adds nothing to it.
 pub use crate::plan::{Timeframe, UnknownTimeframe};
 
-/// One OHLCV bar as stored.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Bar {
-    pub symbol: String,
-    /// ISO 10383 MIC, e.g. `XNYS`.
-    pub exchange: String,
-    pub timeframe: Timeframe,
-    /// Daily: session date at 00:00 UTC ([`Timeframe::daily_bar_start`]); minute: the
-    /// minute's first instant.
-    pub start: DateTime<Utc>,
-    pub open: f64,
-    pub high: f64,
-    pub low: f64,
-    pub close: f64,
-    pub volume: i64,
-    /// When the data was observed; decides final versus stale (see the module docs).
-    pub written_at: DateTime<Utc>,
-}
-
-impl Bar {
-    /// Why this bar must not be stored, if it must not: prices finite and positive,
-    /// `low <= open, close <= high`, volume not negative, a daily start at midnight UTC
-    /// and a minute start on a whole minute.
-    pub fn invalid_reason(&self) -> Option<String> {
-        let prices = [self.open, self.high, self.low, self.close];
-        if prices.iter().any(|price| !price.is_finite() || *price <= 0.0) {
-            return Some(format!("prices must be finite and positive, got {prices:?}"));
-        }
-        if !(self.low <= self.open && self.low <= self.close && self.open <= self.high && self.close <= self.high) {
-            return Some(format!(
-                "needs low <= open, close <= high; got open {} high {} low {} close {}",
-                self.open, self.high, self.low, self.close
-            ));
-        }
-        if self.volume < 0 {
-            return Some(format!("volume must not be negative, got {}", self.volume));
-        }
-        let seconds = self.start.timestamp();
-        match self.timeframe {
-            Timeframe::Daily if seconds.rem_euclid(86_400) != 0 || self.start.timestamp_subsec_nanos() != 0 => {
-                Some(format!("a daily bar starts at its session date's midnight UTC, got {}", self.start))
-            }
-            Timeframe::Minute if seconds.rem_euclid(60) != 0 || self.start.timestamp_subsec_nanos() != 0 => {
-                Some(format!("a minute bar starts on a whole minute, got {}", self.start))
-            }
-            _ => None,
-        }
-    }
-}
+// A bar is a core domain type; the store is where it lives.
+pub use crate::bar::Bar;
 
 /// What one [`Store::write_bars`] call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -208,6 +160,24 @@ enum Backend {
 }
 
 impl Store {
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The benchmark's baseline, not a store operation: the same rows into a bare copy of
+    /// the bars table by the backend's fastest bulk path (one multi-row `INSERT`
+    /// transaction on SQLite, `COPY FROM STDIN` on PostgreSQL), without upsert semantics.
+    pub async fn raw_bulk_insert(&self, jobs: &[Vec<Bar>]) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(sqlite) => sqlite.raw_bulk_insert(jobs).await,
+            Backend::Postgres(postgres) => postgres.raw_bulk_copy(jobs).await,
+        }
+    }
+
     /// Opens (creating and migrating on first use) the store named by `location`:
     /// a `postgres://` or `postgresql://` URL (schema `public`), a `sqlite:` URL, or a
     /// plain file path for SQLite.

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// Dispatch tiers, most urgent first. Weights for weighted-fair dispatch: 10/5/2/1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     Critical,
@@ -25,6 +25,23 @@ impl Tier {
             Tier::Normal => "normal",
             Tier::Low => "low",
         }
+    }
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown tier {0:?}: expected critical, high, normal or low")]
+pub struct UnknownTier(pub String);
+
+impl std::str::FromStr for Tier {
+    type Err = UnknownTier;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Tier::ALL.into_iter().find(|tier| tier.as_str() == text).ok_or_else(|| UnknownTier(text.to_string()))
     }
 }
 

@@ -16,7 +16,7 @@ use std::ops::Range;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::calendar::Session;
-use crate::store::Timeframe;
+use crate::plan::Timeframe;
 
 /// What gap detection needs of one stored bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,11 +11,11 @@ use std::time::Instant;
 
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 
-use super::{Backend, Store, StoreError, Timeframe};
 use crate::calendar::Session;
 use crate::provider::FetchRequest;
 use crate::provider::synthetic::synthetic_bars;
 use crate::store::Bar;
+use crate::store::{Store, StoreError, Timeframe};
 
 /// What to write.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -84,18 +84,12 @@ where
     let rewrite_started = Instant::now();
     write_jobs(&store, &jobs, shape.writers).await?;
     let store_rewrite_seconds = rewrite_started.elapsed().as_secs_f64();
-    let backend = match store.backend {
-        Backend::Sqlite(_) => "sqlite",
-        Backend::Postgres(_) => "postgres",
-    };
+    let backend = store.backend_name();
     store.close().await;
 
     let raw = open_fresh("raw").await?;
     let raw_started = Instant::now();
-    match &raw.backend {
-        Backend::Sqlite(sqlite) => sqlite.raw_bulk_insert(&jobs).await?,
-        Backend::Postgres(postgres) => postgres.raw_bulk_copy(&jobs).await?,
-    }
+    raw.raw_bulk_insert(&jobs).await?;
     let raw_insert_seconds = raw_started.elapsed().as_secs_f64();
     raw.close().await;
 

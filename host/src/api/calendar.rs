@@ -1,0 +1,82 @@
+//! Calendar answers as rows: `tickstock calendar sessions|status` and the admin API's
+//! `/calendars/{mic}/sessions|status` print and serve these same records. Instants are UTC
+//! as `YYYY-MM-DDTHH:MM:SSZ` (the sessions CSV contract).
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+
+use super::{InvalidInput, quoted_prefix};
+use crate::calendar::{Calendar, CalendarError, ClosedReason, Session, Status};
+
+/// One row of `calendar sessions` (the CSV contract's columns, in order).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionRow {
+    pub date: String,
+    pub open: String,
+    pub close: String,
+    pub break_start: Option<String>,
+    pub break_end: Option<String>,
+}
+
+pub fn session_row(session: &Session) -> SessionRow {
+    SessionRow {
+        date: session.date.to_string(),
+        open: utc_text(session.open),
+        close: utc_text(session.close),
+        break_start: session.lunch_break.map(|(start, _)| utc_text(start)),
+        break_end: session.lunch_break.map(|(_, end)| utc_text(end)),
+    }
+}
+
+/// One row of `calendar status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StatusRow {
+    pub mic: String,
+    pub local_time: String,
+    /// `open`, `break` or `closed`.
+    pub state: &'static str,
+    pub until: Option<String>,
+    pub reason: Option<String>,
+}
+
+pub fn status_row(calendar: &Calendar, at: DateTime<Utc>) -> Result<StatusRow, CalendarError> {
+    let local_time = at.with_timezone(&calendar.spec().timezone).format("%Y-%m-%d %H:%M %Z").to_string();
+    let (state, until, reason) = match calendar.status(at)? {
+        Status::Open { until } => ("open", Some(utc_text(until)), None),
+        Status::Break { until } => ("break", Some(utc_text(until)), Some("lunch break".to_string())),
+        Status::Closed { reason, next_open } => ("closed", next_open.map(utc_text), Some(closed_reason(&reason))),
+    };
+    Ok(StatusRow { mic: calendar.mic().to_string(), local_time, state, until, reason })
+}
+
+fn closed_reason(reason: &ClosedReason) -> String {
+    match reason {
+        ClosedReason::Holiday { name } => format!("holiday: {name}"),
+        other => other.to_string(),
+    }
+}
+
+/// The contract's instant format: UTC, seconds, `Z`.
+pub fn utc_text(instant: DateTime<Utc>) -> String {
+    instant.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// `YYYY-MM-DD`; `what` names the input in the error (`--from`, `from`).
+pub fn parse_date(text: &str, what: &str) -> Result<NaiveDate, InvalidInput> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| InvalidInput(format!("{what}: {} is not a date; expected YYYY-MM-DD", quoted_prefix(text, 40))))
+}
+
+/// RFC 3339, or a bare date meaning midnight UTC.
+pub fn parse_instant(text: &str, what: &str) -> Result<DateTime<Utc>, InvalidInput> {
+    let trimmed = text.trim();
+    if let Ok(instant) = DateTime::parse_from_rfc3339(trimmed) {
+        return Ok(instant.with_timezone(&Utc));
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(trimmed, "%Y-%m-%d") {
+        return Ok(date.and_time(NaiveTime::MIN).and_utc());
+    }
+    Err(InvalidInput(format!(
+        "{what}: {} is not an instant; expected RFC 3339 (2024-03-11T14:30:00Z) or YYYY-MM-DD",
+        quoted_prefix(trimmed, 40)
+    )))
+}
