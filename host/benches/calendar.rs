@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use tickstock::cli::bench::{engine_only_calendar, fresh_calendar, random_instants};
+use tickstock::bench::calendar::{engine_only_calendar, fresh_calendar, random_instants};
 use tickstock::exchanges::Exchanges;
 
 /// Instants cycled through by the warm benchmarks; a power of two so the index is a mask.

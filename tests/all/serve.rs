@@ -8,9 +8,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tickstock::cli::serve::{Assembled, assemble};
 use tickstock::plugin::{Limits, RuntimeOptions};
 use tickstock::server;
+use tickstock::server::{Assembled, assemble};
 
 use crate::support::guest;
 

@@ -2,7 +2,7 @@
 Python library exchange_calendars, on the very same instants.
 
 The instants come from the same xorshift64* generator and seed as
-tickstock::cli::bench::random_instants: whole minutes, uniform over
+tickstock::bench::calendar::random_instants: whole minutes, uniform over
 2000-01-01..2030-12-01 UTC. Prints one JSON object per exchange (a JSON list), with the
 median ns per query of each kind over several rounds and the share of instants that are
 open, which should match tickstock's `open_share` where the two calendars agree.

@@ -11,10 +11,6 @@ use clap::{Parser, Subcommand};
 use crate::plugin::{Limits, Registry, RuntimeOptions};
 
 pub mod bench;
-pub mod bench_load;
-pub mod bench_plugins;
-pub mod bench_queue;
-pub mod bench_serve;
 pub mod calendar;
 pub mod load;
 pub mod plugins;

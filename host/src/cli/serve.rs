@@ -3,7 +3,6 @@
 //! SIGTERM.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,12 +11,11 @@ use anyhow::Context as _;
 use super::GlobalOptions;
 use crate::load::LoadBoard;
 use crate::metrics::{BreakerState, JobOutcome, Metrics};
-use crate::plugin::{PluginKind, Registry, Runtime, RuntimeOptions};
+use crate::plugin::PluginKind;
 use crate::queue::JobQueue;
 use crate::schedule::CircuitState;
+use crate::server;
 use crate::server::loads::LoadsState;
-use crate::server::{self, ServerState};
-use crate::watch::{FolderWatcher, PluginFolder};
 use crate::worker::{JobEvent, WorkerContext, WorkerCounters};
 
 #[derive(Debug, clap::Args)]
@@ -40,47 +38,6 @@ pub struct ServeArgs {
     pub queue: super::load::QueueArgs,
 }
 
-/// A server's state with its folder watched; drop it to stop watching.
-pub struct Assembled {
-    pub state: ServerState,
-    pub watcher: Option<FolderWatcher>,
-}
-
-/// Builds what `serve` serves: a runtime whose calls feed the metrics, the built-ins, and
-/// the plugin folder (watched first, then scanned, so that nothing landing in between is
-/// missed). `bench serve` assembles the same way.
-pub fn assemble(
-    runtime_options: RuntimeOptions,
-    plugin_dir: Option<&Path>,
-    token: Option<String>,
-    debounce: Duration,
-) -> anyhow::Result<Assembled> {
-    let metrics = Arc::new(Metrics::new());
-    let runtime = Runtime::new(runtime_options)?;
-    let observer_metrics = metrics.clone();
-    if runtime.observe_calls(Box::new(move |call| observer_metrics.record_plugin_call(call))).is_err() {
-        unreachable!("a new runtime has no call observer yet");
-    }
-    let registry = Arc::new(Registry::with_builtins(runtime).context("loading the built-in plugins")?);
-    for entry in registry.list() {
-        metrics.set_generation(&format!("{}/{}", entry.kind, entry.name), entry.generation);
-    }
-    let mut state = ServerState::new(registry.clone(), metrics.clone());
-    state.token = token.filter(|token| !token.is_empty()).map(Arc::from);
-    let mut watcher = None;
-    if let Some(dir) = plugin_dir {
-        let folder = Arc::new(PluginFolder::new(dir, registry.clone(), metrics.clone())?);
-        watcher = Some(FolderWatcher::start(folder.clone(), debounce)?);
-        for outcome in folder.rescan()? {
-            if let crate::watch::FileOutcome::Failed { message, .. } = outcome {
-                eprintln!("warning: {message}");
-            }
-        }
-        state.folder = Some(folder);
-    }
-    Ok(Assembled { state, watcher })
-}
-
 pub fn run(options: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()> {
     server::check_exposure(args.listen, args.token.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
@@ -93,10 +50,11 @@ pub fn run(options: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()> {
         let token = args.token.clone();
         let debounce = Duration::from_millis(args.watch_debounce_ms);
         // Loading plugins compiles wasm and calls it: not work for an async worker.
-        let assembled =
-            tokio::task::spawn_blocking(move || assemble(runtime_options, plugin_dir.as_deref(), token, debounce))
-                .await??;
-        let Assembled { state, watcher: _watcher } = assembled;
+        let assembled = tokio::task::spawn_blocking(move || {
+            server::assemble(runtime_options, plugin_dir.as_deref(), token, debounce)
+        })
+        .await??;
+        let server::Assembled { state, watcher: _watcher } = assembled;
         let calendars = state.registry.names(PluginKind::Calendar).join(", ");
 
         // The load engine: a store, a queue, workers that run until shutdown, and the

@@ -7,6 +7,7 @@
 //! are a `Router` merged into `router(..)`'s result, behind `require_token` like every
 //! mutating route, and its workers start next to the watcher in `cli::serve`.
 
+mod assemble;
 mod error;
 pub mod loads;
 mod routes;
@@ -18,6 +19,7 @@ use std::time::Instant;
 
 use axum::Router;
 
+pub use assemble::{Assembled, assemble};
 pub use error::ApiError;
 pub use routes::{require_token, router};
 

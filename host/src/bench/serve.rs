@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde::Serialize;
 
-use super::GlobalOptions;
-use super::bench::random_instants;
+use super::calendar::random_instants;
 use crate::plugin::builtin::BUILTINS;
 use crate::plugin::{PluginKind, RuntimeOptions, load};
 
@@ -61,12 +60,12 @@ pub struct ServeReport {
     pub status_failures: usize,
 }
 
-pub fn run(options: &GlobalOptions, args: ServeBenchArgs) -> anyhow::Result<()> {
+pub fn run(runtime_options: RuntimeOptions, args: ServeBenchArgs) -> anyhow::Result<()> {
     let folder = tempfile_dir()?;
     let cache = tempfile_dir()?;
-    let runtime_options = RuntimeOptions { cache_dir: Some(cache.clone()), ..options.runtime_options() };
+    let runtime_options = RuntimeOptions { cache_dir: Some(cache.clone()), ..runtime_options };
     let debounce = Duration::from_millis(args.debounce_ms);
-    let assembled = super::serve::assemble(runtime_options, Some(&folder), None, debounce)?;
+    let assembled = crate::server::assemble(runtime_options, Some(&folder), None, debounce)?;
     let registry = assembled.state.registry.clone();
 
     let swap_times = time_swaps(&registry, &folder, args.swaps.max(1))?;

@@ -10,9 +10,9 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::GlobalOptions;
 use crate::load::{LoadRequest, ProgressStyle, RunOptions};
-use crate::plan::{PlanLimits, Tier, Timeframe};
+use crate::plan::{Listing, PlanLimits, Tier, Timeframe};
+use crate::plugin::Registry;
 use crate::provider::SyntheticProvider;
 use crate::queue::{Queue, QueueOptions};
 use crate::store::Store;
@@ -52,12 +52,13 @@ pub struct LoadBenchReport {
     pub rows_per_second: f64,
 }
 
-pub fn run(options: &GlobalOptions, args: LoadBenchArgs) -> anyhow::Result<()> {
-    let registry = super::open_registry(options)?;
+pub fn run(registry: Arc<Registry>, args: LoadBenchArgs) -> anyhow::Result<()> {
     let last_year = chrono::Utc::now().year() - 1;
     let first_year = last_year - args.years.max(1) + 1;
     let request = LoadRequest {
-        listings: super::load::parse_symbols(&args.symbols.to_string(), "XNYS")?,
+        listings: (1..=args.symbols.max(1))
+            .map(|index| Listing { symbol: format!("SYN{index:04}"), exchange: "XNYS".to_string() })
+            .collect(),
         from: NaiveDate::from_ymd_opt(first_year, 1, 1).expect("valid"),
         to: NaiveDate::from_ymd_opt(last_year, 12, 31).expect("valid"),
         timeframe: Timeframe::Daily,

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::GlobalOptions;
 use crate::plugin::builtin::BUILTINS;
 use crate::plugin::{PluginSource, Registry, Runtime, RuntimeOptions, load};
 
@@ -27,10 +26,9 @@ pub struct PluginCosts {
     pub empty_call_us_p99: f64,
 }
 
-pub fn run(options: &GlobalOptions, calls: usize, json: bool) -> anyhow::Result<()> {
+pub fn run(runtime_options: RuntimeOptions, calls: usize, json: bool) -> anyhow::Result<()> {
     let cache = tempfile::tempdir()?;
-    let cached_options =
-        RuntimeOptions { limits: options.runtime_options().limits, cache_dir: Some(cache.path().to_path_buf()) };
+    let cached_options = RuntimeOptions { limits: runtime_options.limits, cache_dir: Some(cache.path().to_path_buf()) };
     let mut reports = Vec::new();
     for builtin in BUILTINS {
         let source = PluginSource::Builtin(builtin.file_name);
@@ -68,23 +66,21 @@ pub fn run(options: &GlobalOptions, calls: usize, json: bool) -> anyhow::Result<
     if json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
     } else {
-        let rows: Vec<[String; 6]> = reports
-            .iter()
-            .map(|r| {
-                [
-                    r.plugin.clone(),
-                    format!("{}", r.wasm_bytes / 1024),
-                    format!("{:.1}", r.compile_cold_ms),
-                    format!("{:.2}", r.load_cached_ms),
-                    format!("{:.1}", r.empty_call_us_p50),
-                    format!("{:.1}", r.empty_call_us_p99),
-                ]
-            })
-            .collect();
-        super::plugins::print_table(
-            &["PLUGIN", "KIB", "COMPILE_COLD_MS", "LOAD_CACHED_MS", "EMPTY_CALL_P50_US", "EMPTY_CALL_P99_US"],
-            &rows,
+        println!(
+            "{:<28} {:>5} {:>16} {:>15} {:>18} {:>18}",
+            "PLUGIN", "KIB", "COMPILE_COLD_MS", "LOAD_CACHED_MS", "EMPTY_CALL_P50_US", "EMPTY_CALL_P99_US"
         );
+        for report in &reports {
+            println!(
+                "{:<28} {:>5} {:>16.1} {:>15.2} {:>18.1} {:>18.1}",
+                report.plugin,
+                report.wasm_bytes / 1024,
+                report.compile_cold_ms,
+                report.load_cached_ms,
+                report.empty_call_us_p50,
+                report.empty_call_us_p99
+            );
+        }
     }
     Ok(())
 }
