@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Duration as TimeDelta, NaiveDate, TimeZone, Utc};
 use tickstock::calendar::Session;
 use tickstock::gaps::minute_bar_starts;
-use tickstock::store::{Bar, BarSelection, Gap, GapRequest, KeepWindow, Store, StoreError, Timeframe};
+use tickstock::store::{Bar, BarSelection, GapRequest, KeepWindow, Store, StoreError, SymbolGap, Timeframe};
 
 use crate::support;
 
@@ -126,11 +126,11 @@ fn minute_bars(symbol: &str, exchange: &str, session: &Session, written_at: Date
         .collect()
 }
 
-fn gap(symbol: &str, first: NaiveDate, last: NaiveDate, session_count: usize) -> Gap {
-    Gap { symbol: symbol.to_string(), first_session: first, last_session: last, session_count }
+fn gap(symbol: &str, first: NaiveDate, last: NaiveDate, session_count: usize) -> SymbolGap {
+    SymbolGap { symbol: symbol.to_string(), first_session: first, last_session: last, session_count }
 }
 
-async fn daily_gaps(store: &Store, symbols: &[&str], sessions: &[Session]) -> Vec<Gap> {
+async fn daily_gaps(store: &Store, symbols: &[&str], sessions: &[Session]) -> Vec<SymbolGap> {
     let symbols: Vec<String> = symbols.iter().map(|symbol| symbol.to_string()).collect();
     store
         .gaps(&GapRequest { exchange: "XNYS", timeframe: Timeframe::Daily, symbols: &symbols, sessions })
@@ -388,7 +388,7 @@ async fn gaps_for_many_symbols_are_computed_per_symbol() {
             .gaps(&GapRequest { exchange: "XNYS", timeframe: Timeframe::Daily, symbols: &symbols, sessions: &sessions })
             .await
             .unwrap();
-        let expected: Vec<Gap> = symbols
+        let expected: Vec<SymbolGap> = symbols
             .iter()
             .enumerate()
             .filter(|(index, _)| index % 3 == 0)

@@ -67,7 +67,7 @@ pub struct RequestArgs {
 
 /// Where bars come from and how the workers run: shared by `load` and `worker`.
 #[derive(Debug, Clone, Args)]
-pub struct WorkArgs {
+pub struct JobRunnerArgs {
     /// Bar source: synthetic (generated, not market data), csv:<dir>, or http.
     #[arg(long, default_value = "synthetic", env = "TICKSTOCK_PROVIDER")]
     pub provider: String,
@@ -140,7 +140,7 @@ pub struct LoadArgs {
     #[command(flatten)]
     pub request: RequestArgs,
     #[command(flatten)]
-    pub work: WorkArgs,
+    pub work: JobRunnerArgs,
     #[command(flatten)]
     pub queue: QueueArgs,
     /// Only enqueue the jobs (for `tickstock worker` processes to do).
@@ -173,7 +173,7 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
     #[command(flatten)]
-    pub work: WorkArgs,
+    pub work: JobRunnerArgs,
     #[command(flatten)]
     pub queue: QueueArgs,
     /// Store: a SQLite file path or a postgres:// URL [default: ./tickstock.db].
@@ -296,7 +296,7 @@ pub fn parse_symbols(text: &str, default_exchange: &str) -> anyhow::Result<Vec<L
     Ok(args.to_request()?.listings)
 }
 
-impl WorkArgs {
+impl JobRunnerArgs {
     pub fn provider(&self) -> anyhow::Result<Arc<dyn Provider>> {
         let inner: Arc<dyn Provider> = Arc::from(provider::from_spec(&self.provider, None)?);
         Ok(if self.simulate_latency_ms > 0 {

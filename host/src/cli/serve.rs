@@ -33,7 +33,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TICKSTOCK_DB")]
     pub db: Option<String>,
     #[command(flatten)]
-    pub work: super::load::WorkArgs,
+    pub work: super::load::JobRunnerArgs,
     #[command(flatten)]
     pub queue: super::load::QueueArgs,
 }

@@ -133,16 +133,16 @@ pub fn find_profile(registry: &Registry, name: &str) -> Result<ProfileEntry, Ref
 
 /// The dates a dataset covers, exchange-local and inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Window {
+pub struct RefreshWindow {
     pub from: NaiveDate,
     pub to: NaiveDate,
 }
 
-impl Window {
+impl RefreshWindow {
     /// `[today - months, today - 1 day]`: today's session is not over, so its bars would
     /// only be stale ones.
-    pub fn months_back(today: NaiveDate, months: u32) -> Option<Window> {
-        Some(Window { from: today.checked_sub_months(Months::new(months))?, to: today.pred_opt()? })
+    pub fn months_back(today: NaiveDate, months: u32) -> Option<RefreshWindow> {
+        Some(RefreshWindow { from: today.checked_sub_months(Months::new(months))?, to: today.pred_opt()? })
     }
 
     /// The bars of `timeframe` inside the window. Daily bars are keyed by session date at
@@ -182,7 +182,7 @@ impl Window {
 pub struct RefreshTarget {
     pub entry: ProfileEntry,
     pub listings: Vec<Listing>,
-    pub window: Window,
+    pub window: RefreshWindow,
 }
 
 impl RefreshTarget {
@@ -233,11 +233,12 @@ impl RefreshTarget {
                 exchanges: profile.exchanges.join(", "),
             });
         }
-        let window = Window::months_back(today, profile.window_months).ok_or(RefreshError::WindowOutOfRange {
-            profile: profile.name.clone(),
-            months: profile.window_months,
-            today,
-        })?;
+        let window =
+            RefreshWindow::months_back(today, profile.window_months).ok_or(RefreshError::WindowOutOfRange {
+                profile: profile.name.clone(),
+                months: profile.window_months,
+                today,
+            })?;
         Ok(RefreshTarget { entry, listings, window })
     }
 }
@@ -263,7 +264,7 @@ pub struct RefreshReport {
     pub plugin: String,
     pub dataset: String,
     pub full: bool,
-    pub window: Window,
+    pub window: RefreshWindow,
     pub symbols: usize,
     pub exchanges: Vec<String>,
     pub timeframes: Vec<String>,
@@ -486,7 +487,11 @@ mod tests {
             (date(2025, 1, 1), 12, date(2024, 1, 1), date(2024, 12, 31)),
         ];
         for (today, months, from, to) in cases {
-            assert_eq!(Window::months_back(today, months), Some(Window { from, to }), "today {today}, {months} months");
+            assert_eq!(
+                RefreshWindow::months_back(today, months),
+                Some(RefreshWindow { from, to }),
+                "today {today}, {months} months"
+            );
         }
     }
 }

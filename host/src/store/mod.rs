@@ -94,7 +94,7 @@ pub struct GapRequest<'a> {
 /// A run of consecutive expected sessions with no final bar, for one symbol. Holidays and
 /// weekends between the sessions do not split a gap: they are not sessions.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Gap {
+pub struct SymbolGap {
     pub symbol: String,
     pub first_session: NaiveDate,
     pub last_session: NaiveDate,
@@ -281,7 +281,7 @@ impl Store {
     /// Missing or stale ranges per symbol, coalesced into the fewest runs of consecutive
     /// sessions, ordered by symbol (as given) then date. A symbol with no gap yields
     /// nothing. One query per batch of symbols.
-    pub async fn gaps(&self, request: &GapRequest<'_>) -> Result<Vec<Gap>, StoreError> {
+    pub async fn gaps(&self, request: &GapRequest<'_>) -> Result<Vec<SymbolGap>, StoreError> {
         let (Some(first_session), Some(last_session)) = (request.sessions.first(), request.sessions.last()) else {
             return Ok(Vec::new());
         };
@@ -317,7 +317,7 @@ impl Store {
                 let stamps = stamps_by_symbol.remove(symbol).unwrap_or_default();
                 let present = gaps::sessions_with_final_bars(request.timeframe, request.sessions, &stamps);
                 for range in gaps::coalesce_missing(&present) {
-                    all_gaps.push(Gap {
+                    all_gaps.push(SymbolGap {
                         symbol: symbol.clone(),
                         first_session: request.sessions[range.start].date,
                         last_session: request.sessions[range.end - 1].date,

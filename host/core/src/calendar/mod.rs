@@ -27,10 +27,10 @@
 //!   covered years, dates before `first_session` are closed (Xetra before its launch).
 
 mod error;
-mod schedule;
 pub mod spec;
 mod status;
 mod windows;
+mod year;
 
 #[cfg(test)]
 mod tests;
@@ -40,12 +40,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 
 pub use error::CalendarError;
-pub use schedule::Session;
 pub use spec::{CalendarSpec, Certainty, DayKind, RegularHours, SpecialDay};
 pub use status::{ClosedReason, DayExplanation, Status, Window};
 pub use windows::windows;
+pub use year::Session;
 
-use schedule::{DayState, YearSchedule, build_year, hours_on, local_to_utc, utc_from_seconds};
+use year::{DayState, YearSchedule, build_year, hours_on, local_to_utc, utc_from_seconds};
 
 /// Fetches one year's special days, typically by calling the calendar plugin. Called at
 /// most once per year per `Calendar`.

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc, Weekday};
 
-use super::schedule::Session;
 use super::spec::{RegularHours, SpecialDay};
+use super::year::Session;
 
 /// The market at one instant.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::schedule::utc_from_seconds;
+use super::year::utc_from_seconds;
 use super::{Calendar, CalendarError, Edge, Window};
 
 /// The maximal intervals inside `[from, to)` in which all `calendars` are closed (on a
