@@ -1,0 +1,193 @@
+//! The watcher that turns file-system events on the plugin folder into folder actions:
+//! events are debounced per file name, and a file is handed to `PluginFolder` once it
+//! arrived by rename or was closed and stayed stable (the rules are in the module docs of
+//! `watch`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant, SystemTime};
+
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
+
+use super::folder::{FileOutcome, PluginFolder, WatchError};
+use super::is_plugin_file_name;
+use super::pins::PINS_FILE_NAME;
+
+/// How long a file must be left alone before it is loaded. 150 ms: long enough to stitch
+/// a rename's events and a burst of writes together, short enough for the < 250 ms
+/// swap target.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// A running watcher. Dropping it stops the watch and its thread.
+pub struct FolderWatcher {
+    // Held for its Drop: dropping the notify watcher closes the event channel, which ends
+    // the debounce thread.
+    _watcher: RecommendedWatcher,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+/// Whether inotify-style close-after-write events can be relied on to say a writer is
+/// done. Elsewhere (FSEvents, kqueue, polling) only size and mtime stability count.
+const CLOSE_EVENTS_RELIABLE: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
+#[derive(Debug)]
+struct PendingFile {
+    /// When the last event for this name arrived.
+    last_event: Instant,
+    /// (size, mtime) when the last event arrived; None when the file did not exist.
+    fingerprint: Option<(u64, Option<SystemTime>)>,
+    arrived_by_rename: bool,
+    /// A write was seen and no close-after-write since (Linux only).
+    open_for_writing: bool,
+}
+
+impl FolderWatcher {
+    /// Starts watching `folder` (non-recursively). Start it before the first rescan, so
+    /// that nothing landing during the rescan is missed.
+    pub fn start(folder: Arc<PluginFolder>, debounce: Duration) -> Result<FolderWatcher, WatchError> {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let mut watcher = notify::recommended_watcher(sender)
+            .map_err(|source| WatchError::Notify { path: folder.dir().to_path_buf(), source })?;
+        watcher
+            .watch(folder.dir(), RecursiveMode::NonRecursive)
+            .map_err(|source| WatchError::Notify { path: folder.dir().to_path_buf(), source })?;
+        let thread = std::thread::Builder::new()
+            .name("tickstock-watch".into())
+            .spawn(move || debounce_loop(&folder, &receiver, debounce))
+            .map_err(|source| WatchError::Io { path: PathBuf::from("<watch thread>"), source })?;
+        Ok(FolderWatcher { _watcher: watcher, _thread: thread })
+    }
+}
+
+fn fingerprint(path: &Path) -> Option<(u64, Option<SystemTime>)> {
+    let metadata = std::fs::metadata(path).ok()?;
+    metadata.is_file().then(|| (metadata.len(), metadata.modified().ok()))
+}
+
+fn debounce_loop(folder: &PluginFolder, events: &Receiver<notify::Result<notify::Event>>, debounce: Duration) {
+    let mut pending: BTreeMap<PathBuf, PendingFile> = BTreeMap::new();
+    let mut pins_changed_at: Option<Instant> = None;
+    let tick = (debounce / 4).max(Duration::from_millis(5));
+    loop {
+        match events.recv_timeout(tick) {
+            Ok(Ok(event)) => {
+                if event.need_rescan() {
+                    // The kernel dropped events (queue overflow): only a rescan is exact.
+                    pins_changed_at = Some(Instant::now());
+                }
+                note_event(folder, &event, &mut pending, &mut pins_changed_at);
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "plugin folder watch error; rescanning");
+                pins_changed_at = Some(Instant::now());
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let now = Instant::now();
+        if pins_changed_at.is_some_and(|at| now.duration_since(at) >= debounce) {
+            pins_changed_at = None;
+            match folder.rescan() {
+                Ok(outcomes) => log_outcomes(&outcomes),
+                Err(error) => tracing::warn!(%error, "plugin folder rescan failed"),
+            }
+        }
+        let ready: Vec<PathBuf> = pending
+            .iter()
+            .filter(|(_, file)| now.duration_since(file.last_event) >= debounce)
+            .map(|(path, _)| path.clone())
+            .collect();
+        for path in ready {
+            let Some(file) = pending.get_mut(&path) else { continue };
+            let current = fingerprint(&path);
+            if current.is_none() {
+                pending.remove(&path);
+                log_outcomes(&[folder.remove(&path)]);
+                continue;
+            }
+            if file.open_for_writing {
+                // A copy is still under way: wait for its close, however long it pauses.
+                continue;
+            }
+            if file.arrived_by_rename || file.fingerprint == current {
+                pending.remove(&path);
+                log_outcomes(&[folder.load(&path)]);
+            } else {
+                // Changed without an event we saw (or between event and stat): wait for
+                // one more quiet period.
+                file.fingerprint = current;
+                file.last_event = now;
+            }
+        }
+    }
+}
+
+fn note_event(
+    folder: &PluginFolder,
+    event: &notify::Event,
+    pending: &mut BTreeMap<PathBuf, PendingFile>,
+    pins_changed_at: &mut Option<Instant>,
+) {
+    let now = Instant::now();
+    for (index, path) in event.paths.iter().enumerate() {
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else { continue };
+        // Event paths are under the (canonical) watched folder; rebuild them from the
+        // name so they equal the paths the registry knows.
+        let path = folder.dir().join(name);
+        if name == PINS_FILE_NAME {
+            *pins_changed_at = Some(now);
+            continue;
+        }
+        if !is_plugin_file_name(name) {
+            continue;
+        }
+        let file = pending.entry(path.clone()).or_insert(PendingFile {
+            last_event: now,
+            fingerprint: None,
+            arrived_by_rename: false,
+            open_for_writing: false,
+        });
+        file.last_event = now;
+        file.fingerprint = fingerprint(&path);
+        match event.kind {
+            // For `Both`, paths are [from, to]: only the second arrived.
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)) if index == 1 => {
+                file.arrived_by_rename = true;
+                file.open_for_writing = false;
+            }
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)) => {
+                file.arrived_by_rename = true;
+                file.open_for_writing = false;
+            }
+            // A platform that does not say which side of the rename this is: if the
+            // name exists now, something was renamed onto it.
+            EventKind::Modify(ModifyKind::Name(RenameMode::Any)) if file.fingerprint.is_some() => {
+                file.arrived_by_rename = true;
+            }
+            EventKind::Modify(ModifyKind::Data(_)) | EventKind::Modify(ModifyKind::Any) if CLOSE_EVENTS_RELIABLE => {
+                file.arrived_by_rename = false;
+                file.open_for_writing = true;
+            }
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => file.open_for_writing = false,
+            EventKind::Create(_) => file.arrived_by_rename = false,
+            _ => {}
+        }
+    }
+}
+
+fn log_outcomes(outcomes: &[FileOutcome]) {
+    for outcome in outcomes {
+        match outcome {
+            FileOutcome::Loaded { file, plugin, generation, .. } => {
+                tracing::info!(%file, %plugin, generation, "plugin file loaded")
+            }
+            FileOutcome::Failed { file, message } => {
+                tracing::warn!(%file, "plugin file refused; the previous generation keeps serving: {message}")
+            }
+            FileOutcome::Unchanged { .. } | FileOutcome::Removed { .. } => {}
+        }
+    }
+}

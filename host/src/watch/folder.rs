@@ -1,0 +1,189 @@
+//! What a file in the plugin folder means for the registry: `PluginFolder` loads, removes
+//! and rescans files (checking pins first), and logs what a calendar's new generation
+//! changes before it goes live. Used by the debounced watcher, by `POST /plugins/reload`,
+//! and by every command given `--plugins`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::is_plugin_file_name;
+use super::pins::{check_pin, read_pins};
+use crate::diff;
+use crate::metrics::Metrics;
+use crate::plugin::{Generation, LoadError, Registry, load};
+
+/// A calendar's changes are computed and logged over this many months from today.
+const CALENDAR_DIFF_MONTHS: u32 = 24;
+
+/// Why the watcher could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot watch {path}: {source}")]
+    Notify { path: PathBuf, source: notify::Error },
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum FileOutcome {
+    /// A new generation went live.
+    Loaded { file: String, plugin: String, generation: u64, calendar_changes: Option<usize> },
+    /// The live generation already has these bytes from this file.
+    Unchanged { file: String, plugin: String },
+    /// Refused; the previous generation (if any) keeps serving.
+    Failed { file: String, message: String },
+    /// The file is gone; its plugin was removed (or its built-in reinstated).
+    Removed { file: String, plugin: Option<String> },
+}
+
+/// The plugin folder and what its files mean for the registry.
+pub struct PluginFolder {
+    dir: PathBuf,
+    registry: Arc<Registry>,
+    metrics: Arc<Metrics>,
+    /// One folder action at a time (watcher and `POST /plugins/reload` alike), so a rescan
+    /// never interleaves with a load of the same file and outcomes read in order. Plugin
+    /// calls never take it.
+    serial: Mutex<()>,
+}
+
+impl PluginFolder {
+    /// `dir` is made absolute so that event paths and load paths name files the same way
+    /// (the registry matches a removed file by its path).
+    pub fn new(dir: &Path, registry: Arc<Registry>, metrics: Arc<Metrics>) -> Result<PluginFolder, WatchError> {
+        let dir = dir.canonicalize().map_err(|source| WatchError::Io { path: dir.to_path_buf(), source })?;
+        Ok(PluginFolder { dir, registry, metrics, serial: Mutex::new(()) })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// Loads every plugin file whose bytes are not live yet, and removes the plugins of
+    /// files that are gone. The outcomes, in file-name order.
+    pub fn rescan(&self) -> Result<Vec<FileOutcome>, WatchError> {
+        let _serial = self.serial.lock().unwrap_or_else(|poison| poison.into_inner());
+        let entries =
+            std::fs::read_dir(&self.dir).map_err(|source| WatchError::Io { path: self.dir.clone(), source })?;
+        let mut present: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
+            .map(|entry| entry.path())
+            .filter(|path| path.file_name().and_then(|name| name.to_str()).is_some_and(is_plugin_file_name))
+            .collect();
+        present.sort();
+        let mut outcomes: Vec<FileOutcome> = present.iter().map(|path| self.load_locked(path)).collect();
+        let live_sources: Vec<PathBuf> = self
+            .registry
+            .list()
+            .into_iter()
+            .filter(|entry| !entry.builtin)
+            .map(|entry| PathBuf::from(entry.source))
+            .filter(|source| source.parent() == Some(self.dir.as_path()) && !present.contains(source))
+            .collect();
+        for gone in live_sources {
+            outcomes.push(self.remove_locked(&gone));
+        }
+        Ok(outcomes)
+    }
+
+    /// Loads one file (see the module comment for pins and the calendar difference).
+    pub fn load(&self, path: &Path) -> FileOutcome {
+        let _serial = self.serial.lock().unwrap_or_else(|poison| poison.into_inner());
+        self.load_locked(path)
+    }
+
+    /// The file is gone: its plugin goes, and a built-in of the same name comes back.
+    pub fn remove(&self, path: &Path) -> FileOutcome {
+        let _serial = self.serial.lock().unwrap_or_else(|poison| poison.into_inner());
+        self.remove_locked(path)
+    }
+
+    fn load_locked(&self, path: &Path) -> FileOutcome {
+        let file = path.display().to_string();
+        // Skip bytes that are already live from this very file: a `touch`, or an editor
+        // saving without a change, must not mint a new generation.
+        if let Ok(bytes) = load::read_plugin_file(path) {
+            let sha256 = load::sha256_hex(&bytes);
+            if let Some(entry) =
+                self.registry.list().into_iter().find(|entry| entry.source == file && entry.sha256 == sha256)
+            {
+                return FileOutcome::Unchanged { file, plugin: format!("{}/{}", entry.kind, entry.name) };
+            }
+        }
+        let pins = read_pins(&self.dir);
+        let mut calendar_changes = None;
+        let outcome = self.registry.load_file_with(path, |candidate, current| {
+            check_pin(&pins, path, &candidate.sha256)?;
+            calendar_changes = log_calendar_changes(candidate, current);
+            Ok(())
+        });
+        match outcome {
+            Ok(generation) => {
+                let plugin = format!("{}/{}", generation.kind(), generation.name());
+                self.metrics.record_swap(&plugin, generation.number());
+                FileOutcome::Loaded { file, plugin, generation: generation.number(), calendar_changes }
+            }
+            Err(error) => {
+                let claimed = match &error {
+                    LoadError::Gate { source, .. } => Some(source.plugin.as_str()),
+                    LoadError::Refused { plugin, .. } => Some(plugin.as_str()),
+                    _ => None,
+                };
+                self.metrics.record_load_failure(claimed);
+                FileOutcome::Failed { file, message: error.to_string() }
+            }
+        }
+    }
+
+    fn remove_locked(&self, path: &Path) -> FileOutcome {
+        let file = path.display().to_string();
+        let removed = self.registry.remove_file(path);
+        if let Some((kind, name)) = &removed {
+            let plugin = format!("{kind}/{name}");
+            match self.registry.get(*kind, name) {
+                Some(builtin) => self.metrics.record_swap(&plugin, builtin.number()),
+                None => self.metrics.set_generation(&plugin, 0),
+            }
+            tracing::info!(file = %file, plugin = %plugin, "plugin file removed");
+        }
+        FileOutcome::Removed { file, plugin: removed.map(|(kind, name)| format!("{kind}/{name}")) }
+    }
+}
+
+/// Logs what a new calendar generation changes over the next 24 months, before it goes
+/// live; the number of changed dates, or None when there is nothing to compare.
+fn log_calendar_changes(candidate: &Generation, current: Option<&Generation>) -> Option<usize> {
+    let (new, old) = (candidate.calendar()?, current?.calendar()?);
+    let from = Utc::now().date_naive();
+    let to = diff::months_after(from, CALENDAR_DIFF_MONTHS);
+    match diff::special_day_changes(old, new, from, to) {
+        Ok(changes) => {
+            let lines: Vec<String> = changes.iter().map(ToString::to_string).collect();
+            tracing::info!(
+                plugin = %format!("calendar/{}", candidate.name()),
+                from_version = %current?.identity.version,
+                to_version = %candidate.identity.version,
+                changed_dates = changes.len(),
+                "calendar changes over the next {CALENDAR_DIFF_MONTHS} months: {}",
+                if lines.is_empty() { "none".to_string() } else { lines.join("; ") }
+            );
+            Some(changes.len())
+        }
+        Err(error) => {
+            // Not a refusal: the gate already decided the candidate is sound for the
+            // years it checks; a later year that fails will fail its queries, visibly.
+            tracing::warn!(plugin = %format!("calendar/{}", candidate.name()), %error, "could not compare special days");
+            None
+        }
+    }
+}
