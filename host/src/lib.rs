@@ -19,6 +19,7 @@ pub mod provider;
 pub mod queue;
 pub mod refresh;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod watch;
 pub mod worker;

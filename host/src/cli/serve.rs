@@ -1,22 +1,12 @@
-//! `tickstock serve`: the long-running host. Loads the built-in plugins and the
-//! `--plugins` folder, watches the folder, and serves the admin API until Ctrl-C or
-//! SIGTERM.
+//! `tickstock serve`'s flags. The running host itself (admin API, plugin folder, workers)
+//! is the library's `service`; this only turns flags into its `ServeConfig`.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
-
 use super::GlobalOptions;
-use crate::load::LoadBoard;
-use crate::metrics::{BreakerState, JobOutcome, Metrics};
-use crate::plugin::PluginKind;
-use crate::queue::JobQueue;
-use crate::schedule::CircuitState;
-use crate::server;
-use crate::server::loads::LoadsState;
-use crate::worker::{JobEvent, WorkerContext, WorkerCounters};
+use crate::api::load::RequestLimits;
+use crate::service::ServeConfig;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -39,128 +29,18 @@ pub struct ServeArgs {
 }
 
 pub fn run(options: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()> {
-    server::check_exposure(args.listen, args.token.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let plugin_dir = options.plugins.clone();
-        let runtime_options = options.runtime_options();
-        let token = args.token.clone();
-        let debounce = Duration::from_millis(args.watch_debounce_ms);
-        // Loading plugins compiles wasm and calls it: not work for an async worker.
-        let assembled = tokio::task::spawn_blocking(move || {
-            server::assemble(runtime_options, plugin_dir.as_deref(), token, debounce)
-        })
-        .await??;
-        let server::Assembled { state, watcher: _watcher } = assembled;
-        let calendars = state.registry.names(PluginKind::Calendar).join(", ");
-
-        // The load engine: a store, a queue, workers that run until shutdown, and the
-        // load routes, with every job event feeding the board and the metrics.
-        let location = args.db.clone().unwrap_or_else(crate::store::default_location);
-        let store =
-            crate::store::Store::open(&location).await.with_context(|| format!("opening the store {location}"))?;
-        let queue = args.queue.open().await?;
-        let board = LoadBoard::new();
-        let metrics = state.metrics.clone();
-        let observer = board.observer(Some(Arc::new(move |event: &JobEvent<'_>| record_job_metrics(&metrics, event))));
-        let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
-        let (_no_more, no_more_jobs) = tokio::sync::watch::channel(false);
-        let claim_idle = Duration::from_secs(args.queue.claim_idle_secs.max(1));
-        let worker_context = WorkerContext {
-            registry: state.registry.clone(),
-            store: store.clone(),
-            provider: args.work.provider()?,
-            queue: queue.clone(),
-            counters: Arc::new(WorkerCounters::default()),
-            observer: Some(observer),
-        };
-        let workers = tokio::spawn(crate::worker::run_workers(
-            worker_context,
-            args.work.worker_options(false, claim_idle)?,
-            workers_stop,
-            no_more_jobs,
-        ));
-        let depth_metrics = state.metrics.clone();
-        let depth_queue = queue.clone();
-        let depth_task = tokio::spawn(async move {
-            loop {
-                if let Ok(status) = depth_queue.status().await {
-                    for depth in &status.tiers {
-                        depth_metrics.set_queue_depth(depth.tier, depth.queued + depth.in_flight);
-                    }
-                }
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-        });
-        let loads = LoadsState {
-            registry: state.registry.clone(),
-            store: store.clone(),
-            queue,
-            board,
-            limits: crate::api::load::RequestLimits::default(),
-        };
-        let app = server::router(state.clone()).merge(server::loads::routes(loads, state));
-
-        eprintln!(
-            "tickstock serve: listening on http://{} (calendars: {calendars}; store {location}; queue {})",
-            listener.local_addr()?,
-            args.queue.queue.as_deref().unwrap_or("in-process")
-        );
-        let served = server::run(listener, app, shutdown_signal()).await.context("serving the admin API");
-        // Stop taking jobs, let those in flight finish and commit, then close the store.
-        let _ = stop_workers.send(true);
-        depth_task.abort();
-        if let Ok(Ok(summary)) = workers.await {
-            eprintln!("workers stopped: {} jobs done, {} rows written", summary.jobs_done, summary.rows_written);
-        }
-        store.close().await;
-        served
+    let claim_idle = Duration::from_secs(args.queue.claim_idle_secs.max(1));
+    crate::service::run(ServeConfig {
+        listen: args.listen,
+        token: args.token.clone(),
+        plugins: options.plugins.clone(),
+        runtime: options.runtime_options(),
+        debounce: Duration::from_millis(args.watch_debounce_ms),
+        store: args.db.clone().unwrap_or_else(crate::store::default_location),
+        queue: args.queue.queue.clone(),
+        queue_options: args.queue.options(),
+        provider: args.work.provider()?,
+        workers: args.work.worker_options(false, claim_idle)?,
+        request_limits: RequestLimits::default(),
     })
-}
-
-/// Ctrl-C, or SIGTERM on Unix (what service managers send).
-async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
-}
-
-/// Job events as Prometheus series.
-fn record_job_metrics(metrics: &Metrics, event: &JobEvent<'_>) {
-    match event {
-        JobEvent::Done { tier, rows, .. } => {
-            metrics.record_job(*tier, JobOutcome::Done);
-            metrics.record_rows_written(*rows);
-        }
-        JobEvent::Retried { tier, .. } => metrics.record_job(*tier, JobOutcome::Retried),
-        JobEvent::Dead { tier, .. } => metrics.record_job(*tier, JobOutcome::Dead),
-        JobEvent::Circuit { provider, state } => metrics.set_circuit_breaker(
-            provider,
-            match state {
-                CircuitState::Closed => BreakerState::Closed,
-                CircuitState::HalfOpen => BreakerState::HalfOpen,
-                CircuitState::Open => BreakerState::Open,
-            },
-        ),
-    }
 }

@@ -1,0 +1,172 @@
+//! The running host behind `tickstock serve`: the admin API (`server`), the plugin folder
+//! and its watcher, and the load engine's workers, wired to one store and one queue, until
+//! Ctrl-C or SIGTERM.
+//!
+//! Depends on `server`, `load`, `worker`, `queue`, `store`, `plugin`, `metrics`; never on
+//! `cli`, which only turns `tickstock serve`'s flags into a [`ServeConfig`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::api::load::RequestLimits;
+use crate::load::LoadBoard;
+use crate::metrics::{BreakerState, JobOutcome, Metrics};
+use crate::plugin::{PluginKind, RuntimeOptions};
+use crate::provider::Provider;
+use crate::queue::{JobQueue, Queue, QueueOptions};
+use crate::schedule::CircuitState;
+use crate::server::{self, loads::LoadsState};
+use crate::worker::{JobEvent, WorkerContext, WorkerCounters, WorkerOptions};
+
+/// Everything `serve` needs, already parsed and checked by the caller.
+pub struct ServeConfig {
+    /// Address of the admin API.
+    pub listen: SocketAddr,
+    /// Bearer token for mutating routes (required beyond loopback).
+    pub token: Option<String>,
+    /// The plugin folder to load and watch.
+    pub plugins: Option<PathBuf>,
+    pub runtime: RuntimeOptions,
+    /// How long a plugin file must be left alone before it is loaded.
+    pub debounce: Duration,
+    /// Store location: a SQLite path or a postgres:// URL.
+    pub store: String,
+    /// Queue: a redis:// URL, or None for the in-process queue.
+    pub queue: Option<String>,
+    pub queue_options: QueueOptions,
+    pub provider: Arc<dyn Provider>,
+    pub workers: WorkerOptions,
+    /// What one `POST /loads` may ask for.
+    pub request_limits: RequestLimits,
+}
+
+pub fn run(config: ServeConfig) -> anyhow::Result<()> {
+    server::check_exposure(config.listen, config.token.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let plugin_dir = config.plugins.clone();
+        let runtime_options = config.runtime.clone();
+        let token = config.token.clone();
+        let debounce = config.debounce;
+        // Loading plugins compiles wasm and calls it: not work for an async worker.
+        let assembled = tokio::task::spawn_blocking(move || {
+            server::assemble(runtime_options, plugin_dir.as_deref(), token, debounce)
+        })
+        .await??;
+        let server::Assembled { state, watcher: _watcher } = assembled;
+        let calendars = state.registry.names(PluginKind::Calendar).join(", ");
+
+        // The load engine: a store, a queue, workers that run until shutdown, and the
+        // load routes, with every job event feeding the board and the metrics.
+        let location = config.store.clone();
+        let store =
+            crate::store::Store::open(&location).await.with_context(|| format!("opening the store {location}"))?;
+        let queue =
+            Queue::open(config.queue.as_deref(), config.queue_options.clone()).await.context("opening the queue")?;
+        let board = LoadBoard::new();
+        let metrics = state.metrics.clone();
+        let observer = board.observer(Some(Arc::new(move |event: &JobEvent<'_>| record_job_metrics(&metrics, event))));
+        let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
+        let (_no_more, no_more_jobs) = tokio::sync::watch::channel(false);
+        let worker_context = WorkerContext {
+            registry: state.registry.clone(),
+            store: store.clone(),
+            provider: config.provider.clone(),
+            queue: queue.clone(),
+            counters: Arc::new(WorkerCounters::default()),
+            observer: Some(observer),
+        };
+        let workers = tokio::spawn(crate::worker::run_workers(
+            worker_context,
+            config.workers.clone(),
+            workers_stop,
+            no_more_jobs,
+        ));
+        let depth_metrics = state.metrics.clone();
+        let depth_queue = queue.clone();
+        let depth_task = tokio::spawn(async move {
+            loop {
+                if let Ok(status) = depth_queue.status().await {
+                    for depth in &status.tiers {
+                        depth_metrics.set_queue_depth(depth.tier, depth.queued + depth.in_flight);
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        });
+        let loads = LoadsState {
+            registry: state.registry.clone(),
+            store: store.clone(),
+            queue,
+            board,
+            limits: config.request_limits,
+        };
+        let app = server::router(state.clone()).merge(server::loads::routes(loads, state));
+
+        eprintln!(
+            "tickstock serve: listening on http://{} (calendars: {calendars}; store {location}; queue {})",
+            listener.local_addr()?,
+            config.queue.as_deref().unwrap_or("in-process")
+        );
+        let served = server::run(listener, app, shutdown_signal()).await.context("serving the admin API");
+        // Stop taking jobs, let those in flight finish and commit, then close the store.
+        let _ = stop_workers.send(true);
+        depth_task.abort();
+        if let Ok(Ok(summary)) = workers.await {
+            eprintln!("workers stopped: {} jobs done, {} rows written", summary.jobs_done, summary.rows_written);
+        }
+        store.close().await;
+        served
+    })
+}
+
+/// Ctrl-C, or SIGTERM on Unix (what service managers send).
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+/// Job events as Prometheus series.
+fn record_job_metrics(metrics: &Metrics, event: &JobEvent<'_>) {
+    match event {
+        JobEvent::Done { tier, rows, .. } => {
+            metrics.record_job(*tier, JobOutcome::Done);
+            metrics.record_rows_written(*rows);
+        }
+        JobEvent::Retried { tier, .. } => metrics.record_job(*tier, JobOutcome::Retried),
+        JobEvent::Dead { tier, .. } => metrics.record_job(*tier, JobOutcome::Dead),
+        JobEvent::Circuit { provider, state } => metrics.set_circuit_breaker(
+            provider,
+            match state {
+                CircuitState::Closed => BreakerState::Closed,
+                CircuitState::HalfOpen => BreakerState::HalfOpen,
+                CircuitState::Open => BreakerState::Open,
+            },
+        ),
+    }
+}
