@@ -7,6 +7,8 @@
 //! The calendar comparison works on two `Calendar`s (the engine, not the plugin), so it
 //! compares exactly what queries would see; it does no I/O of its own, though building a
 //! year the calendars have not built yet calls their plugin through their `YearLoader`.
+//!
+//! Depends on `calendar`, `plan` and `plugin`; never on the store, queue or edges.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,7 @@
 //! The exchanges the host knows: a thin view over the registry's calendar plugins, for
 //! callers that want "the calendar of XNYS now" and a good error when there is none.
+//!
+//! Depends on `calendar` and `plugin`; never on `cli`, `server` or the store.
 
 use std::sync::Arc;
 

@@ -9,6 +9,8 @@
 //! The load engine's per-tier series exist at zero before it feeds them, so dashboards
 //! and alerts can be written against a server that has not loaded anything yet (the
 //! circuit-breaker series appear with the first provider, whose names are not known here).
+//!
+//! Depends on `plan` and `plugin` (for labels); never on the store, queue or edges.
 
 use std::fmt::Write as _;
 

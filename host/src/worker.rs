@@ -12,6 +12,9 @@
 //! delivery limit dead-letters them; permanent ones (bad data, bad credentials, an
 //! invalid bar) are dead-lettered at once with the reason. Acking only after the commit,
 //! with idempotent upserts, makes a re-delivered job harmless.
+//!
+//! Depends on the core (`plan`, `schedule`), `plugin`, `provider`, `queue` and `store`;
+//! never on `load`, `cli` or `server`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

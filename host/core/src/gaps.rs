@@ -10,6 +10,8 @@
 //! close, lunch break excluded) has a final bar. The rejected alternative, minute-level
 //! gaps, would hand the planner thousands of one-minute ranges for a patchy symbol when
 //! every provider fetches minute data by the day anyway.
+//!
+//! Depends on `calendar` and `plan`; never on any adapter (the core crate has none).
 
 use std::ops::Range;
 

@@ -1,6 +1,8 @@
 //! Plans: the work of a load (gaps) cut into jobs by a batch policy, and the host's own
 //! check of every plan a policy returns. Pure: no wasm, no I/O. A plan that fails the
 //! check is the policy's error, and nothing of it is enqueued.
+//!
+//! Depends on nothing but chrono and serde; never on any adapter (the core crate has none).
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

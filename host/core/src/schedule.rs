@@ -2,6 +2,9 @@
 //! queue: which tier gets the next free worker (smooth weighted round-robin under
 //! per-tier caps), how long a transient failure waits before its retry (exponential
 //! backoff with jitter), and whether a provider's circuit lets a job through.
+//!
+//! Depends on `plan`; never on any adapter (the core crate has none). Clocks come in as
+//! `Instant` parameters.
 
 use std::time::{Duration, Instant};
 
@@ -106,7 +109,7 @@ impl Default for Backoff {
 
 impl Backoff {
     /// Delay before retry number `attempt` (1 = the first retry): `first * 2^(attempt-1)`
-    /// capped at `max`, then "full jitter" (uniform in [delay/2, delay]) from `jitter`, a
+    /// capped at `max`, then "equal jitter" (uniform in [delay/2, delay]) from `jitter`, a
     /// number in [0, 1), so that many jobs failing together do not retry together.
     pub fn delay(&self, attempt: u32, jitter: f64) -> Duration {
         let exponent = attempt.saturating_sub(1).min(20);

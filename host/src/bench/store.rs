@@ -4,7 +4,7 @@
 //! one transaction on SQLite, `COPY FROM STDIN` on PostgreSQL. Each side gets a fresh
 //! database (file or schema) so neither warms the other's pages.
 //!
-//! Library code rather than a test: numbers belong in benchmarks (DESIGN.md). Run by
+//! Library code rather than a test: numbers belong in benchmarks, never in timed tests. Run by
 //! `cargo bench --bench store`; the CLI may expose it as `tickstock bench store`.
 
 use std::time::Instant;

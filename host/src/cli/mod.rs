@@ -1,6 +1,9 @@
 //! The `tickstock` command line: one enum of subcommands, one module per subcommand group.
 //! Every subcommand returns `anyhow::Result`; `main` prints the error on one line and exits
 //! non-zero.
+//!
+//! Depends on the library (`api`, `load`, `service`, `bench`, adapters); never on `server`,
+//! and nothing in the library depends on it.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -6,6 +6,9 @@
 //! policy (checked by the host). `run` enqueues the jobs and works them off with the
 //! workers (`crate::worker`), showing progress; the store is the ledger, so running the
 //! same request again only does what is still missing.
+//!
+//! Depends on the core, `plugin`, `store`, `queue`, `provider` and `worker`; never on `cli`
+//! or `server`.
 
 mod board;
 mod progress;

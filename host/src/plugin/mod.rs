@@ -7,6 +7,9 @@
 //! `describe` and the kind's own checks (a calendar must answer `info` and build its
 //! current years), and only then does `Registry` publish the result as a new generation.
 //! Every call runs in a fresh `Store` (`sandbox.rs`), so a trap never poisons later calls.
+//!
+//! Depends on the core (`calendar`, `plan`) and wasmtime; never on the store, queue,
+//! provider or edges.
 
 pub mod artifact_cache;
 pub mod bindings;

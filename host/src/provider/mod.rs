@@ -20,6 +20,9 @@
 //! The trait returns boxed futures instead of using `async fn` so that the loader can
 //! hold a `Box<dyn Provider>` chosen at run time; native `async fn` in traits is not
 //! object safe, and the `async-trait` crate would only write the same box for us.
+//!
+//! Depends on the core (`calendar`, `gaps`, `bar`) and `store` (for its re-exported types);
+//! never on `queue`, `plugin` or edges.
 
 pub mod csv;
 pub mod http;

@@ -18,6 +18,8 @@
 //!   delivered `max_deliveries` times, then dead-letters it with that error. A job whose
 //!   payload this build cannot read (a newer `format`, or garbage) is dead-lettered with
 //!   the reason at dequeue, never dropped. `retry_dead` re-queues every dead letter.
+//!
+//! Depends on `plan` and redis; never on the store, plugins, workers or edges.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -13,6 +13,9 @@
 //! Efficiency is bars fetched / bars missing. With nothing missing nothing is fetched and
 //! the refresh wasted nothing, so it is reported as 1.0 rather than "n/a": the figure
 //! answers "was anything fetched that was not needed", and the answer is no.
+//!
+//! Depends on `load`, `plugin`, `store`, `queue`, `provider` and the core; never on `cli`
+//! or `server`.
 
 mod dataset;
 pub mod universe;

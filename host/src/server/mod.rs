@@ -5,7 +5,10 @@
 //!
 //! The load engine plugs in beside this: its routes (`POST /loads`, `GET /loads/{id}`)
 //! are a `Router` merged into `router(..)`'s result, behind `require_token` like every
-//! mutating route, and its workers start next to the watcher in `cli::serve`.
+//! mutating route, and its workers start next to the watcher in `service`.
+//!
+//! Depends on `api`, `load`, `plugin`, `store`, `queue`, `watch`, `metrics`; never on
+//! `cli`.
 
 mod assemble;
 mod error;

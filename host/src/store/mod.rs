@@ -20,6 +20,9 @@
 //!
 //! The two backends sit behind one enum rather than a trait object: there are exactly two,
 //! the SQL differs in every method anyway, and an enum keeps `Store` `Clone` and cheap.
+//!
+//! Depends on the core (`bar`, `calendar`, `gaps`, `plan`) and sqlx; never on `provider`,
+//! `queue`, `plugin` or edges.
 
 mod migrations;
 mod postgres;

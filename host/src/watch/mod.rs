@@ -26,6 +26,8 @@
 //! manifest with a malformed line refuses every load (fail closed). The manifest is read
 //! at each load, and a change to it rescans the folder (a newly pinned file loads; a live
 //! plugin whose pin was removed stays live until its file changes).
+//!
+//! Depends on `plugin`, `diff` and `metrics`; never on `server` or `cli`.
 
 mod debounce;
 mod folder;

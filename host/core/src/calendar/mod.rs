@@ -8,9 +8,9 @@
 //! the new ones, never a mix.
 //!
 //! Each exchange-year is built once, on first use, into a `YearSchedule` held in a
-//! `OnceLock` indexed by year. A warm query is an atomic load, two binary searches over
-//! `i64` seconds (which local year, then which trading boundary) and no lock and no
-//! allocation. Building takes a per-calendar mutex so the plugin is asked once per year
+//! `OnceLock` indexed by year. A warm query is an atomic load, two O(1) lookups over `i64`
+//! seconds (which local year: a division corrected by a step; which trading boundary: the
+//! day's own at most four), and no lock and no allocation. Building takes a per-calendar mutex so the plugin is asked once per year
 //! even when threads race for the same cold year; the rejected alternative, letting racers
 //! build twice, is harmless but calls a sandboxed plugin more than needed.
 //!
@@ -25,6 +25,8 @@
 //!   `first_session`: a calendar plugin may start its coverage long after the exchange
 //!   opened (NYSE traded before 2000), so "closed" there would be a guess. Inside the
 //!   covered years, dates before `first_session` are closed (Xetra before its launch).
+//!
+//! Depends on chrono and chrono-tz only; never on any adapter (the core crate has none).
 
 mod error;
 pub mod spec;
@@ -60,7 +62,8 @@ pub struct Calendar {
     spec: CalendarSpec,
     loader: YearLoader,
     /// UTC second of local midnight on January 1st of each year `first_year..=last_year + 1`:
-    /// the local year of an instant is one binary search away, without a timezone lookup.
+    /// the local year of an instant is a division and a step or two away, without a
+    /// timezone lookup.
     year_starts: Box<[i64]>,
     /// Built schedules, indexed by `year - first_year`.
     years: Box<[OnceLock<Arc<YearSchedule>>]>,

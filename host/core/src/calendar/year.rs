@@ -56,7 +56,7 @@ pub(crate) struct YearSchedule {
     pub sessions: Vec<Session>,
     /// Trading intervals flattened to `[open, close, open, close, ...]`, strictly
     /// increasing. The number of boundaries at or before an instant is odd exactly when
-    /// the exchange is trading then, so one binary search answers `is_open`.
+    /// the exchange is trading then, so `locate`'s count answers `is_open`.
     pub boundaries: Vec<i64>,
     /// The same boundaries as returned to callers.
     pub boundary_instants: Vec<DateTime<Utc>>,
