@@ -26,6 +26,7 @@
 
 mod migrations;
 mod postgres;
+mod sql;
 mod sqlite;
 
 use std::collections::BTreeMap;

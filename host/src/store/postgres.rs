@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Executor, PgConnection, Postgres, QueryBuilder, Row};
 
+use super::sql::{COUNT_BARS, DELETE_DATASET_META, ORDER_BARS, SELECT_BARS, SELECT_DATASET_META, push_selection};
 use super::{Bar, BarSelection, KeepWindow, StampQuery, StoreError, Timeframe, WriteSummary};
 use crate::gaps::BarStamp;
 
@@ -98,8 +99,8 @@ impl PostgresStore {
     }
 
     pub(super) async fn count_bars(&self, selection: &BarSelection) -> Result<u64, StoreError> {
-        let mut builder = QueryBuilder::<Postgres>::new("SELECT COUNT(*) FROM bars");
-        push_selection(&mut builder, selection);
+        let mut builder = QueryBuilder::<Postgres>::new(COUNT_BARS);
+        push_selection(&mut builder, selection, |instant| instant);
         let count: i64 = builder
             .build_query_scalar()
             .fetch_one(&self.pool)
@@ -109,11 +110,9 @@ impl PostgresStore {
     }
 
     pub(super) async fn read_bars(&self, selection: &BarSelection) -> Result<Vec<Bar>, StoreError> {
-        let mut builder = QueryBuilder::<Postgres>::new(
-            "SELECT symbol, exchange, timeframe, bar_start, open, high, low, close, volume, written_at FROM bars",
-        );
-        push_selection(&mut builder, selection);
-        builder.push(" ORDER BY symbol, exchange, timeframe, bar_start");
+        let mut builder = QueryBuilder::<Postgres>::new(SELECT_BARS);
+        push_selection(&mut builder, selection, |instant| instant);
+        builder.push(ORDER_BARS);
         let rows = builder
             .build()
             .fetch_all(&self.pool)
@@ -136,7 +135,7 @@ impl PostgresStore {
     pub(super) async fn replace_dataset_meta(&self, entries: &BTreeMap<String, String>) -> Result<(), StoreError> {
         let database = |operation| move |source| StoreError::Database { operation, source };
         let mut transaction = self.pool.begin().await.map_err(database("beginning a metadata write"))?;
-        sqlx::query("DELETE FROM dataset_meta")
+        sqlx::query(DELETE_DATASET_META)
             .execute(&mut *transaction)
             .await
             .map_err(database("clearing dataset metadata"))?;
@@ -152,7 +151,7 @@ impl PostgresStore {
     }
 
     pub(super) async fn dataset_meta(&self) -> Result<BTreeMap<String, String>, StoreError> {
-        let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM dataset_meta")
+        let rows: Vec<(String, String)> = sqlx::query_as(SELECT_DATASET_META)
             .fetch_all(&self.pool)
             .await
             .map_err(|source| StoreError::Database { operation: "reading dataset metadata", source })?;
@@ -245,34 +244,6 @@ pub(super) async fn drop_schema(url: &str, schema: &str) -> Result<(), StoreErro
     let outcome = connection.execute(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE").as_str()).await;
     let _ = connection.close().await;
     outcome.map(|_| ()).map_err(database)
-}
-
-fn push_selection(builder: &mut QueryBuilder<'_, Postgres>, selection: &BarSelection) {
-    let mut keyword = " WHERE ";
-    let mut next = |builder: &mut QueryBuilder<'_, Postgres>, condition: &str| {
-        builder.push(keyword).push(condition);
-        keyword = " AND ";
-    };
-    if let Some(symbol) = &selection.symbol {
-        next(builder, "symbol = ");
-        builder.push_bind(symbol.clone());
-    }
-    if let Some(exchange) = &selection.exchange {
-        next(builder, "exchange = ");
-        builder.push_bind(exchange.clone());
-    }
-    if let Some(timeframe) = selection.timeframe {
-        next(builder, "timeframe = ");
-        builder.push_bind(timeframe.as_str());
-    }
-    if let Some(start_from) = selection.start_from {
-        next(builder, "bar_start >= ");
-        builder.push_bind(start_from);
-    }
-    if let Some(start_before) = selection.start_before {
-        next(builder, "bar_start < ");
-        builder.push_bind(start_before);
-    }
 }
 
 fn bar_from_row(row: &PgRow) -> Result<Bar, StoreError> {
