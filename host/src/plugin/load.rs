@@ -29,30 +29,37 @@ pub enum PluginKind {
 }
 
 impl PluginKind {
-    pub fn as_str(self) -> &'static str {
+    /// Every kind, in the order listings show them.
+    pub const ALL: [PluginKind; 3] = [PluginKind::Calendar, PluginKind::BatchPolicy, PluginKind::RefreshProfile];
+
+    /// The one table of kinds: (name, WIT world, the interface export that identifies the
+    /// world, without its version).
+    const fn names(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            PluginKind::Calendar => "calendar",
-            PluginKind::BatchPolicy => "batch-policy",
-            PluginKind::RefreshProfile => "refresh-profile",
+            PluginKind::Calendar => ("calendar", "calendar-plugin", "tickstock:plugins/calendar@"),
+            PluginKind::BatchPolicy => ("batch-policy", "batch-policy-plugin", "tickstock:plugins/batch-policy@"),
+            PluginKind::RefreshProfile => {
+                ("refresh-profile", "refresh-profile-plugin", "tickstock:plugins/refresh-profile@")
+            }
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.names().0
     }
 
     /// The WIT world a plugin of this kind implements.
     pub fn world(self) -> &'static str {
-        match self {
-            PluginKind::Calendar => "calendar-plugin",
-            PluginKind::BatchPolicy => "batch-policy-plugin",
-            PluginKind::RefreshProfile => "refresh-profile-plugin",
-        }
+        self.names().1
     }
 
-    /// The interface export that identifies the world, without its version.
     fn interface_export(self) -> &'static str {
-        match self {
-            PluginKind::Calendar => "tickstock:plugins/calendar@",
-            PluginKind::BatchPolicy => "tickstock:plugins/batch-policy@",
-            PluginKind::RefreshProfile => "tickstock:plugins/refresh-profile@",
-        }
+        self.names().2
+    }
+
+    /// The kind named `text` (`calendar`, `batch-policy`, `refresh-profile`).
+    pub fn from_name(text: &str) -> Option<PluginKind> {
+        PluginKind::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 }
 
@@ -298,7 +305,7 @@ fn compile(runtime: &Runtime, bytes: &[u8], sha256: &str, origin: &str) -> Resul
 fn link(runtime: &Runtime, component: &Component, origin: &str) -> Result<WorldPre, LoadError> {
     let exports: Vec<String> =
         component.component_type().exports(&runtime.engine).map(|(name, _)| name.to_string()).collect();
-    let kind = [PluginKind::Calendar, PluginKind::BatchPolicy, PluginKind::RefreshProfile]
+    let kind = PluginKind::ALL
         .into_iter()
         .find(|kind| exports.iter().any(|export| export.starts_with(kind.interface_export())))
         .ok_or_else(|| LoadError::UnknownWorld {

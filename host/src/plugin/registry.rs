@@ -335,9 +335,7 @@ fn claimed_identity(error: &LoadError) -> Option<(PluginKind, String)> {
         _ => return None,
     };
     let (kind, name) = plugin.split_once('/')?;
-    let kind = [PluginKind::Calendar, PluginKind::BatchPolicy, PluginKind::RefreshProfile]
-        .into_iter()
-        .find(|k| k.as_str() == kind)?;
+    let kind = PluginKind::from_name(kind)?;
     Some((kind, name.to_string()))
 }
 
