@@ -10,17 +10,9 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            // sqlx reports any statement over a second at warn; a bulk upsert of thousands of
-            // bars is such a statement by design, so its timing is only shown on request.
-            tracing_subscriber::EnvFilter::try_from_env("TICKSTOCK_LOG")
-                .unwrap_or_else(|_| "warn,sqlx::query=error".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = tickstock::cli::Cli::parse();
-    match tickstock::cli::run(cli) {
+    let outcome = tickstock::cli::init_logging(&cli).and_then(|()| tickstock::cli::run(cli));
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             // One line: the chain joined, so the reason and its cause read together.

@@ -110,7 +110,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         };
         let app = server::router(state.clone()).merge(server::loads::routes(loads, state));
 
-        eprintln!(
+        tracing::info!(
             "tickstock serve: listening on http://{} (calendars: {calendars}; store {location}; queue {})",
             listener.local_addr()?,
             config.queue.as_deref().unwrap_or("in-process")
@@ -120,7 +120,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         let _ = stop_workers.send(true);
         depth_task.abort();
         if let Ok(Ok(summary)) = workers.await {
-            eprintln!("workers stopped: {} jobs done, {} rows written", summary.jobs_done, summary.rows_written);
+            tracing::info!(jobs_done = summary.jobs_done, rows_written = summary.rows_written, "workers stopped");
         }
         store.close().await;
         served

@@ -16,6 +16,7 @@ use crate::plugin::{Limits, Registry, RuntimeOptions};
 pub mod bench;
 pub mod calendar;
 pub mod load;
+pub mod logging;
 pub mod plugins;
 pub mod plugins_new;
 pub mod refresh;
@@ -40,6 +41,15 @@ pub struct GlobalOptions {
     /// Linear-memory cap of one plugin instance, in MiB.
     #[arg(long, global = true, default_value_t = 64, env = "TICKSTOCK_PLUGIN_MEMORY_MIB")]
     pub plugin_memory_mib: u64,
+
+    /// Log level or filter (error, warn, info, debug, trace, off, or e.g. `info,sqlx=warn`)
+    /// [default: RUST_LOG, else info for serve and worker, warn otherwise].
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+
+    /// Log line format: text, or json (one object per line).
+    #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Text, env = "TICKSTOCK_LOG_FORMAT")]
+    pub log_format: logging::LogFormat,
 }
 
 #[derive(Debug, Parser)]
@@ -109,6 +119,15 @@ fn default_cache_dir() -> Option<PathBuf> {
 /// folder's files on top (see [`crate::watch::open_registry`]).
 pub fn open_registry(options: &GlobalOptions) -> anyhow::Result<Arc<Registry>> {
     crate::watch::open_registry(options.plugins.as_deref(), options.runtime_options())
+}
+
+/// Installs the logger the command line asks for (see `logging`).
+pub fn init_logging(cli: &Cli) -> anyhow::Result<()> {
+    let command_default = match cli.command {
+        Command::Serve(_) | Command::Worker(_) => "info",
+        _ => "warn",
+    };
+    logging::init(cli.global.log_level.as_deref(), cli.global.log_format, command_default)
 }
 
 /// Runs the parsed command line.

@@ -212,7 +212,9 @@ impl Registry {
                 failures.remove(origin);
             }
             Err(error) => {
-                tracing::info!(%error, "plugin not loaded; the previous generation (if any) keeps serving");
+                // Debug, not info: whoever asked for the load reports the refusal once, with
+                // what serves instead (the folder's log line, a CLI warning, `/plugins`).
+                tracing::debug!(%error, "plugin not loaded");
                 let claimed = claimed_identity(error);
                 failures.insert(
                     origin.to_string(),

@@ -45,11 +45,24 @@ pub fn assemble(
         let folder = Arc::new(PluginFolder::new(dir, registry.clone(), metrics.clone())?);
         watcher = Some(FolderWatcher::start(folder.clone(), debounce)?);
         for outcome in folder.rescan()? {
-            if let crate::watch::FileOutcome::Failed { message, .. } = outcome {
-                eprintln!("warning: {message}");
+            if let crate::watch::FileOutcome::Failed { file, message, serving } = outcome {
+                tracing::warn!(%file, "plugin file refused; {serving}: {message}");
             }
         }
         state.folder = Some(folder);
+    }
+    // One line per slot: what serves it, so the log at start says exactly what this
+    // process has, whatever an earlier run had.
+    for entry in registry.list() {
+        let source = if entry.builtin { "built-in" } else { entry.source.as_str() };
+        tracing::info!(
+            plugin = %format!("{}/{}", entry.kind, entry.name),
+            generation = entry.generation,
+            version = %entry.version,
+            sha256 = %entry.sha256,
+            source,
+            "serving"
+        );
     }
     Ok(Assembled { state, watcher })
 }

@@ -96,7 +96,7 @@ async fn reload_plugins(State(state): State<ServerState>) -> Result<Json<serde_j
         .folder
         .clone()
         .ok_or_else(|| ApiError::NotFound("the server watches no plugin folder (--plugins)".into()))?;
-    let outcomes = blocking(move || Ok(folder.rescan()?)).await?;
+    let outcomes = blocking(move || Ok(folder.reload()?)).await?;
     Ok(Json(json!({ "outcomes": outcomes })))
 }
 

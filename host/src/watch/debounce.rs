@@ -144,6 +144,12 @@ fn note_event(
         if !is_plugin_file_name(name) {
             continue;
         }
+        // Reading a file (our own load, a backup, `sha256sum`) changes nothing: only a
+        // close after writing says something about its content. Reacting to reads made
+        // every load of a file schedule the next one.
+        if matches!(event.kind, EventKind::Access(kind) if kind != AccessKind::Close(AccessMode::Write)) {
+            continue;
+        }
         let file = pending.entry(path.clone()).or_insert(PendingFile {
             last_event: now,
             fingerprint: None,
@@ -184,10 +190,10 @@ fn log_outcomes(outcomes: &[FileOutcome]) {
             FileOutcome::Loaded { file, plugin, generation, .. } => {
                 tracing::info!(%file, %plugin, generation, "plugin file loaded")
             }
-            FileOutcome::Failed { file, message } => {
-                tracing::warn!(%file, "plugin file refused; the previous generation keeps serving: {message}")
+            FileOutcome::Failed { file, message, serving } => {
+                tracing::warn!(%file, "plugin file refused; {serving}: {message}")
             }
-            FileOutcome::Unchanged { .. } | FileOutcome::Removed { .. } => {}
+            FileOutcome::Unchanged { .. } | FileOutcome::StillRefused { .. } | FileOutcome::Removed { .. } => {}
         }
     }
 }

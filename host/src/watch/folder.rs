@@ -3,6 +3,7 @@
 //! changes before it goes live. Used by the debounced watcher, by `POST /plugins/reload`,
 //! and by every command given `--plugins`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -35,8 +36,13 @@ pub enum FileOutcome {
     Loaded { file: String, plugin: String, generation: u64, calendar_changes: Option<usize> },
     /// The live generation already has these bytes from this file.
     Unchanged { file: String, plugin: String },
-    /// Refused; the previous generation (if any) keeps serving.
-    Failed { file: String, message: String },
+    /// Refused. `serving` says what serves the plugin the file claimed to be now (a
+    /// generation from an earlier version of the file, the built-in, or nothing), so the
+    /// log never claims a generation the process does not have.
+    Failed { file: String, message: String, serving: String },
+    /// Refused before with these very bytes under this very pin manifest: not checked,
+    /// logged or counted again (`POST /plugins/reload` checks it anew).
+    StillRefused { file: String },
     /// The file is gone; its plugin was removed (or its built-in reinstated).
     Removed { file: String, plugin: Option<String> },
 }
@@ -50,6 +56,33 @@ pub struct PluginFolder {
     /// never interleaves with a load of the same file and outcomes read in order. Plugin
     /// calls never take it.
     serial: Mutex<()>,
+    /// Files refused, with what they were refused as. A file is checked once per content
+    /// and pin manifest: a refusal is logged and counted once, not at every event the
+    /// file's readers cause.
+    refused: Mutex<HashMap<PathBuf, RefusedAs>>,
+}
+
+/// What a refused file was when it was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RefusedAs {
+    /// sha256 of its bytes, or its size and mtime when it could not be read.
+    content: String,
+    /// sha256 of `pins.txt` then, None without one.
+    pins: Option<String>,
+}
+
+impl RefusedAs {
+    fn of(path: &Path, dir: &Path) -> RefusedAs {
+        let content = match load::read_plugin_file(path) {
+            Ok(bytes) => load::sha256_hex(&bytes),
+            Err(_) => match std::fs::metadata(path) {
+                Ok(metadata) => format!("unreadable:{}:{:?}", metadata.len(), metadata.modified().ok()),
+                Err(_) => "missing".to_string(),
+            },
+        };
+        let pins = std::fs::read(dir.join(super::PINS_FILE_NAME)).ok().map(|bytes| load::sha256_hex(&bytes));
+        RefusedAs { content, pins }
+    }
 }
 
 impl PluginFolder {
@@ -57,7 +90,7 @@ impl PluginFolder {
     /// (the registry matches a removed file by its path).
     pub fn new(dir: &Path, registry: Arc<Registry>, metrics: Arc<Metrics>) -> Result<PluginFolder, WatchError> {
         let dir = dir.canonicalize().map_err(|source| WatchError::Io { path: dir.to_path_buf(), source })?;
-        Ok(PluginFolder { dir, registry, metrics, serial: Mutex::new(()) })
+        Ok(PluginFolder { dir, registry, metrics, serial: Mutex::new(()), refused: Mutex::new(HashMap::new()) })
     }
 
     pub fn dir(&self) -> &Path {
@@ -96,6 +129,13 @@ impl PluginFolder {
         Ok(outcomes)
     }
 
+    /// Forgets every refusal and rescans: files refused before are checked anew (what
+    /// `POST /plugins/reload` does).
+    pub fn reload(&self) -> Result<Vec<FileOutcome>, WatchError> {
+        self.refused.lock().unwrap_or_else(|poison| poison.into_inner()).clear();
+        self.rescan()
+    }
+
     /// Loads one file (see the module comment for pins and the calendar difference).
     pub fn load(&self, path: &Path) -> FileOutcome {
         let _serial = self.serial.lock().unwrap_or_else(|poison| poison.into_inner());
@@ -110,6 +150,17 @@ impl PluginFolder {
 
     fn load_locked(&self, path: &Path) -> FileOutcome {
         let file = path.display().to_string();
+        let refused_as = RefusedAs::of(path, &self.dir);
+        {
+            let mut refused = self.refused.lock().unwrap_or_else(|poison| poison.into_inner());
+            match refused.get(path) {
+                Some(before) if *before == refused_as => return FileOutcome::StillRefused { file },
+                Some(_) => {
+                    refused.remove(path);
+                }
+                None => {}
+            }
+        }
         // Skip bytes that are already live from this very file: a `touch`, or an editor
         // saving without a change, must not mint a new generation.
         if let Ok(bytes) = load::read_plugin_file(path) {
@@ -140,13 +191,42 @@ impl PluginFolder {
                     _ => None,
                 };
                 self.metrics.record_load_failure(claimed);
-                FileOutcome::Failed { file, message: error.to_string() }
+                let serving = self.serving_after_refusal(&file, claimed);
+                self.refused.lock().unwrap_or_else(|poison| poison.into_inner()).insert(path.to_path_buf(), refused_as);
+                FileOutcome::Failed { file, message: error.to_string(), serving }
             }
+        }
+    }
+
+    /// What serves, after `file` was refused: the generation an earlier version of this
+    /// file made live, else the slot the file claimed (`kind/name`), else nothing.
+    fn serving_after_refusal(&self, file: &str, claimed: Option<&str>) -> String {
+        let live = self.registry.list();
+        let describe = |entry: &crate::plugin::PluginEntry| {
+            let origin = if entry.builtin { "the built-in".to_string() } else { entry.source.clone() };
+            let short = entry.sha256.get(..12).unwrap_or(&entry.sha256);
+            format!(
+                "{}/{} generation {} from {origin} (sha256 {short}) keeps serving",
+                entry.kind, entry.name, entry.generation
+            )
+        };
+        if let Some(entry) = live.iter().find(|entry| entry.source == file) {
+            return describe(entry);
+        }
+        if let Some(entry) =
+            claimed.and_then(|plugin| live.iter().find(|entry| format!("{}/{}", entry.kind, entry.name) == plugin))
+        {
+            return describe(entry);
+        }
+        match claimed {
+            Some(plugin) => format!("nothing serves {plugin}"),
+            None => "nothing from this file is live".to_string(),
         }
     }
 
     fn remove_locked(&self, path: &Path) -> FileOutcome {
         let file = path.display().to_string();
+        self.refused.lock().unwrap_or_else(|poison| poison.into_inner()).remove(path);
         let removed = self.registry.remove_file(path);
         if let Some((kind, name)) = &removed {
             let plugin = format!("{kind}/{name}");

@@ -2,14 +2,14 @@
 //! every file must pass against it when the folder has one. Pure text handling; the folder
 //! reads the file.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 /// The pin manifest's file name.
 pub const PINS_FILE_NAME: &str = "pins.txt";
 
 /// The manifest as read: file name -> sha256, or why it cannot be trusted.
-pub(super) type Pins = Option<Result<HashMap<String, String>, String>>;
+pub(super) type Pins = Option<Result<HashMap<String, BTreeSet<String>>, String>>;
 
 pub(super) fn read_pins(dir: &Path) -> Pins {
     let path = dir.join(PINS_FILE_NAME);
@@ -21,7 +21,9 @@ pub(super) fn read_pins(dir: &Path) -> Pins {
 }
 
 /// `sha256sum` format: `<64 hex>  <name>` or `<64 hex> *<name>` (binary mode), `#` comments.
-pub fn parse_pins(text: &str) -> Result<HashMap<String, String>, String> {
+/// A name may be listed several times: each listed hash is approved (a roll-forward and
+/// its rollback pinned together). A name must be a plain file name of the folder.
+pub fn parse_pins(text: &str) -> Result<HashMap<String, BTreeSet<String>>, String> {
     let mut pins = HashMap::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -35,7 +37,13 @@ pub fn parse_pins(text: &str) -> Result<HashMap<String, String>, String> {
         if sha256.len() != 64 || !sha256.bytes().all(|byte| byte.is_ascii_hexdigit()) || name.is_empty() {
             return Err(bad());
         }
-        pins.insert(name.to_string(), sha256.to_ascii_lowercase());
+        if name.contains(['/', '\\']) || name == "." || name == ".." {
+            return Err(format!(
+                "{PINS_FILE_NAME} line {}: {name:?} is not a file name of this folder (no paths)",
+                index + 1
+            ));
+        }
+        pins.entry(name.to_string()).or_insert_with(BTreeSet::new).insert(sha256.to_ascii_lowercase());
     }
     Ok(pins)
 }
@@ -46,8 +54,13 @@ pub(super) fn check_pin(pins: &Pins, path: &Path, sha256: &str) -> Result<(), St
     let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
     match pins.get(&name) {
         None => Err(format!("{name} is not listed in {PINS_FILE_NAME}")),
-        Some(pinned) if pinned != sha256 => {
-            Err(format!("sha256 {sha256} does not match the pin {pinned} in {PINS_FILE_NAME}"))
+        Some(pinned) if !pinned.contains(sha256) => {
+            let listed: Vec<&str> = pinned.iter().map(|pin| pin.get(..12).unwrap_or(pin)).collect();
+            Err(format!(
+                "sha256 {sha256} does not match the pin of {name} in {PINS_FILE_NAME} ({} listed: {}...)",
+                pinned.len(),
+                listed.join("..., ")
+            ))
         }
         Some(_) => Ok(()),
     }
@@ -62,8 +75,8 @@ mod tests {
         let sha_a = "a".repeat(64);
         let sha_b = "B".repeat(64);
         let pins = parse_pins(&format!("# pinned\n{sha_a}  one.wasm\n\n{sha_b} *two.wasm\n")).unwrap();
-        assert_eq!(pins.get("one.wasm"), Some(&sha_a));
-        assert_eq!(pins.get("two.wasm"), Some(&"b".repeat(64)));
+        assert_eq!(pins.get("one.wasm"), Some(&BTreeSet::from([sha_a])));
+        assert_eq!(pins.get("two.wasm"), Some(&BTreeSet::from(["b".repeat(64)])));
     }
 
     #[test]
@@ -75,10 +88,26 @@ mod tests {
     #[test]
     fn unpinned_and_mismatched_files_are_refused_when_a_manifest_exists() {
         let sha = "c".repeat(64);
-        let pins: Pins = Some(Ok(HashMap::from([("one.wasm".to_string(), sha.clone())])));
+        let pins: Pins = Some(Ok(HashMap::from([("one.wasm".to_string(), BTreeSet::from([sha.clone()]))])));
         assert!(check_pin(&pins, Path::new("/p/one.wasm"), &sha).is_ok());
         assert!(check_pin(&pins, Path::new("/p/one.wasm"), &"d".repeat(64)).unwrap_err().contains("does not match"));
         assert!(check_pin(&pins, Path::new("/p/two.wasm"), &sha).unwrap_err().contains("not listed"));
         assert!(check_pin(&None, Path::new("/p/two.wasm"), &sha).is_ok());
+    }
+
+    #[test]
+    fn a_file_may_be_pinned_to_several_hashes_for_roll_forward_and_rollback() {
+        let (old, new, other) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        let parsed = parse_pins(&format!("{old}  nightly.wasm\n{new}  nightly.wasm\n")).unwrap();
+        let pins: Pins = Some(Ok(parsed));
+        assert!(check_pin(&pins, Path::new("/p/nightly.wasm"), &old).is_ok(), "the rollback hash is approved");
+        assert!(check_pin(&pins, Path::new("/p/nightly.wasm"), &new).is_ok(), "the roll-forward hash is approved");
+        assert!(check_pin(&pins, Path::new("/p/nightly.wasm"), &other).is_err());
+    }
+
+    #[test]
+    fn a_pin_naming_a_path_is_refused_with_its_line() {
+        let error = parse_pins(&format!("# ok\n{}  ../escape.wasm\n", "a".repeat(64))).unwrap_err();
+        assert!(error.contains("line 2") && error.contains("no paths"), "{error}");
     }
 }
