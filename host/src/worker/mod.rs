@@ -13,25 +13,32 @@
 //! invalid bar) are dead-lettered at once with the reason. Acking only after the commit,
 //! with idempotent upserts, makes a re-delivered job harmless.
 //!
+//! Here: the dispatcher (`run_workers`) and what it reports; `job` runs and settles one
+//! job; `throttle` is the market-aware throttle.
+//!
 //! Depends on the core (`plan`, `schedule`), `plugin`, `provider`, `queue` and `store`;
 //! never on `load`, `cli` or `server`.
+
+mod job;
+mod throttle;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use serde::Serialize;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::plan::{BAR_BYTES_IN_MEMORY, Tier, Timeframe};
 use crate::plugin::Registry;
-use crate::provider::{FetchRequest, Provider, ProviderError};
-use crate::queue::{Delivery, JobQueue, NackOutcome, Queue};
+use crate::provider::Provider;
+use crate::queue::{Delivery, JobQueue, Queue};
 use crate::schedule::{Backoff, CircuitBreaker, CircuitState, DEFAULT_WEIGHTS, WeightedFair};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
+use job::{JobOutcome, run_job_kept_alive, settle};
+use throttle::ExchangeThrottle;
 
 /// How the workers run.
 #[derive(Debug, Clone)]
@@ -168,23 +175,6 @@ impl WorkerContext {
             observer(&event);
         }
     }
-}
-
-/// How a job ended.
-enum JobOutcome {
-    Done {
-        rows: u64,
-    },
-    Transient {
-        error: String,
-        retry_after: Option<Duration>,
-        provider_failure: bool,
-    },
-    Permanent {
-        reason: String,
-    },
-    /// Another consumer owns the job now; nothing to settle here.
-    Lost,
 }
 
 /// Runs the dispatcher until the queue is drained (`exit_when_idle`) or `shutdown` turns
@@ -412,223 +402,4 @@ fn spawn_job(
         settle(&context, &options, &delivery, &outcome, started.elapsed()).await;
         (tier, bytes, outcome)
     });
-}
-
-/// Runs the job while a ticker keeps its queue entry alive.
-async fn run_job_kept_alive(
-    context: &WorkerContext,
-    options: &WorkerOptions,
-    throttle: &ExchangeThrottle,
-    delivery: &Delivery,
-) -> JobOutcome {
-    let job = run_job(context, throttle, delivery);
-    tokio::pin!(job);
-    let mut ticker = tokio::time::interval(options.keep_alive_every);
-    ticker.tick().await;
-    loop {
-        tokio::select! {
-            outcome = &mut job => return outcome,
-            _ = ticker.tick() => {
-                match context.queue.keep_alive(delivery).await {
-                    Ok(true) => {}
-                    // Another worker took the job over (this one looked dead): stop, and
-                    // leave ack or retry to the new owner.
-                    Ok(false) => return JobOutcome::Lost,
-                    Err(error) => tracing::warn!(job = %delivery.job.id, %error, "could not extend the job's lease"),
-                }
-            }
-        }
-    }
-}
-
-async fn run_job(context: &WorkerContext, throttle: &ExchangeThrottle, delivery: &Delivery) -> JobOutcome {
-    let job = &delivery.job;
-    let _permits = match throttle.admit(&context.registry, job).await {
-        Ok(permits) => permits,
-        Err(reason) => return JobOutcome::Permanent { reason },
-    };
-    let observed_at = Utc::now();
-    let mut bars = Vec::new();
-    for gap in &job.gaps {
-        let Some(calendar) = context.registry.calendar(&gap.exchange) else {
-            return JobOutcome::Permanent { reason: format!("unknown exchange {} for {}", gap.exchange, gap.symbol) };
-        };
-        let (start, end) = (gap.start, gap.end);
-        let sessions = match tokio::task::spawn_blocking(move || calendar.sessions(start, end)).await {
-            Ok(Ok(sessions)) => sessions,
-            Ok(Err(error)) => return JobOutcome::Permanent { reason: error.to_string() },
-            Err(error) => {
-                return JobOutcome::Transient { error: error.to_string(), retry_after: None, provider_failure: false };
-            }
-        };
-        let request = FetchRequest {
-            symbol: &gap.symbol,
-            exchange: &gap.exchange,
-            timeframe: job.timeframe,
-            sessions: &sessions,
-            observed_at,
-        };
-        match context.provider.fetch(request).await {
-            Ok(fetched) => bars.extend(fetched),
-            Err(error @ ProviderError::Transient(_)) => {
-                return JobOutcome::Transient {
-                    retry_after: error.retry_after(),
-                    error: format!("{} {}: {error}", gap.symbol, gap.exchange),
-                    provider_failure: true,
-                };
-            }
-            Err(error @ ProviderError::Permanent(_)) => {
-                return JobOutcome::Permanent { reason: format!("{} {}: {error}", gap.symbol, gap.exchange) };
-            }
-        }
-    }
-    context.counters.bars_fetched.fetch_add(bars.len() as u64, Ordering::Relaxed);
-    match context.store.write_bars(&bars).await {
-        Ok(summary) => JobOutcome::Done { rows: summary.rows_written },
-        Err(error) if error.is_transient() => {
-            JobOutcome::Transient { error: error.to_string(), retry_after: None, provider_failure: false }
-        }
-        Err(error @ StoreError::InvalidBar { .. }) => JobOutcome::Permanent { reason: error.to_string() },
-        Err(error) => JobOutcome::Permanent { reason: error.to_string() },
-    }
-}
-
-/// Acks, nacks (after a backoff) or dead-letters the job, and counts it.
-async fn settle(
-    context: &WorkerContext,
-    options: &WorkerOptions,
-    delivery: &Delivery,
-    outcome: &JobOutcome,
-    elapsed: Duration,
-) {
-    let counters = &context.counters;
-    match outcome {
-        JobOutcome::Done { rows } => {
-            if let Err(error) = context.queue.ack(delivery).await {
-                // The rows are committed; the job will be re-delivered and rewritten
-                // harmlessly (idempotent upserts).
-                tracing::warn!(job = %delivery.job.id, %error, "committed but could not ack");
-            }
-            counters.jobs_done.fetch_add(1, Ordering::Relaxed);
-            counters.done_by_tier[tier_index(delivery.tier)].fetch_add(1, Ordering::Relaxed);
-            counters.rows_written.fetch_add(*rows, Ordering::Relaxed);
-            counters.job_millis.fetch_add(elapsed.as_millis() as u64, Ordering::Relaxed);
-            context.notify(JobEvent::Done { job: &delivery.job, tier: delivery.tier, rows: *rows });
-        }
-        JobOutcome::Transient { error, retry_after, .. } => {
-            let delay = options.backoff.delay(delivery.deliveries, jitter()).max(retry_after.unwrap_or_default());
-            tracing::info!(job = %delivery.job.id, attempt = delivery.deliveries, delay_ms = delay.as_millis() as u64, "transient failure, retrying: {error}");
-            tokio::time::sleep(delay).await;
-            match context.queue.nack(delivery, error).await {
-                Ok(NackOutcome::Requeued) => {
-                    counters.jobs_retried.fetch_add(1, Ordering::Relaxed);
-                    context.notify(JobEvent::Retried { job: &delivery.job, tier: delivery.tier, error });
-                }
-                Ok(NackOutcome::DeadLettered) => {
-                    let reason = format!("{} (after {} deliveries)", error, delivery.deliveries);
-                    context.notify(JobEvent::Dead { job: &delivery.job, tier: delivery.tier, reason: &reason });
-                    note_dead(counters, reason);
-                }
-                Ok(NackOutcome::NotInFlight) => {}
-                Err(queue_error) => {
-                    tracing::warn!(job = %delivery.job.id, %queue_error, "could not nack; the job will be reclaimed")
-                }
-            }
-        }
-        JobOutcome::Lost => {
-            tracing::info!(job = %delivery.job.id, "job taken over by another worker; dropped here");
-        }
-        JobOutcome::Permanent { reason } => {
-            tracing::warn!(job = %delivery.job.id, "permanent failure, dead-lettered: {reason}");
-            match context.queue.dead_letter(delivery, reason).await {
-                Ok(()) => {
-                    context.notify(JobEvent::Dead { job: &delivery.job, tier: delivery.tier, reason });
-                    note_dead(counters, reason.clone());
-                }
-                Err(queue_error) => {
-                    tracing::warn!(job = %delivery.job.id, %queue_error, "could not dead-letter; the job will be reclaimed")
-                }
-            }
-        }
-    }
-}
-
-fn note_dead(counters: &WorkerCounters, reason: String) {
-    counters.jobs_dead.fetch_add(1, Ordering::Relaxed);
-    let mut reasons = counters.dead_reasons.lock().expect("counters lock");
-    if reasons.len() >= 100 {
-        reasons.remove(0);
-    }
-    reasons.push(reason);
-}
-
-/// A number in [0, 1) that differs between calls and processes: enough for jitter.
-fn jitter() -> f64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut state = (std::process::id() as u64) << 32
-        ^ COUNTER.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
-        ^ Utc::now().timestamp_subsec_nanos() as u64;
-    state ^= state >> 33;
-    state = state.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    state ^= state >> 33;
-    (state >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// The market-aware throttle: per-exchange semaphores applied while the exchange trades,
-/// or holding jobs until their exchanges close.
-struct ExchangeThrottle {
-    options: Throttle,
-    open_limits: Mutex<BTreeMap<String, Arc<Semaphore>>>,
-}
-
-impl ExchangeThrottle {
-    fn new(options: Throttle) -> ExchangeThrottle {
-        ExchangeThrottle { options, open_limits: Mutex::new(BTreeMap::new()) }
-    }
-
-    /// Waits until the job may run; the permits it returns are held for the job's life.
-    async fn admit(
-        &self,
-        registry: &Registry,
-        job: &crate::queue::JobPayload,
-    ) -> Result<Vec<tokio::sync::OwnedSemaphorePermit>, String> {
-        let mut exchanges: Vec<&str> = job.gaps.iter().map(|gap| gap.exchange.as_str()).collect();
-        exchanges.sort_unstable();
-        exchanges.dedup();
-        let mut permits = Vec::new();
-        for mic in exchanges {
-            let Some(calendar) = registry.calendar(mic) else { continue };
-            if self.options.only_when_closed {
-                loop {
-                    let now = Utc::now();
-                    match calendar.is_open(now) {
-                        Ok(false) | Err(_) => break,
-                        Ok(true) => {
-                            let close = calendar.next_close(now).map_err(|error| error.to_string())?;
-                            let wait = (close - now).to_std().unwrap_or_default();
-                            tracing::info!(
-                                exchange = mic,
-                                wait_s = wait.as_secs(),
-                                "holding the job until the exchange closes"
-                            );
-                            tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
-                        }
-                    }
-                }
-            }
-            if let Some(limit) = self.options.max_jobs_while_open
-                && calendar.is_open(Utc::now()).unwrap_or(false)
-            {
-                let semaphore = self
-                    .open_limits
-                    .lock()
-                    .expect("throttle lock")
-                    .entry(mic.to_string())
-                    .or_insert_with(|| Arc::new(Semaphore::new(limit.max(1))))
-                    .clone();
-                permits.push(semaphore.acquire_owned().await.map_err(|error| error.to_string())?);
-            }
-        }
-        Ok(permits)
-    }
 }
