@@ -6,6 +6,7 @@ mod architecture;
 mod calendar_cli;
 mod calendar_facts;
 mod calendar_swap;
+mod cli;
 mod guides;
 mod load;
 mod plugin_folder;

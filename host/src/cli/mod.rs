@@ -90,6 +90,11 @@ pub enum Command {
     Jobs(load::JobsCommand),
     /// Bring a development dataset (a refresh profile) up to date in its own database.
     Refresh(refresh::RefreshArgs),
+    /// Print a shell completion script: `tickstock completions bash > /etc/bash_completion.d/tickstock`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 impl GlobalOptions {
@@ -142,5 +147,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => load::worker(&cli.global, args),
         Command::Jobs(command) => load::jobs(command),
         Command::Refresh(args) => refresh::run(&cli.global, args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "tickstock", &mut std::io::stdout());
+            Ok(())
+        }
     }
 }
