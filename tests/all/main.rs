@@ -9,6 +9,7 @@ mod calendar_swap;
 mod cli;
 mod guides;
 mod load;
+mod openapi;
 mod plugin_folder;
 mod plugin_runtime;
 mod plugins_cli;

@@ -7,8 +7,11 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Folder holding every guest built by host/build.rs, test fixtures included.
 pub fn guest_dir() -> PathBuf {
@@ -105,4 +108,133 @@ impl Drop for TestDatabase {
             }
         });
     }
+}
+
+// ---- a real `tickstock serve` --------------------------------------------------------
+
+/// The watcher's debounce in these tests: short, so "many debounce intervals" is quick.
+pub const DEBOUNCE_MS: u64 = 50;
+
+/// A `tickstock serve` child whose stderr lines are collected as they come.
+pub struct Serve {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    base: String,
+    _scratch: tempfile::TempDir,
+}
+
+impl Serve {
+    pub fn start(folder: &Path, extra_args: &[&str], environment: &[(&str, &str)]) -> Serve {
+        let scratch = tempfile::tempdir().unwrap();
+        // A free port chosen here, so the test knows it even when nothing is logged.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let listen = format!("127.0.0.1:{port}");
+        let db = scratch.path().join("serve.db");
+        let mut command = tickstock(scratch.path());
+        command
+            .args(["serve", "--listen", &listen, "--watch-debounce-ms", &DEBOUNCE_MS.to_string()])
+            .arg("--plugins")
+            .arg(folder)
+            .arg("--db")
+            .arg(&db)
+            .args(extra_args)
+            .env_remove("RUST_LOG")
+            .env_remove("TICKSTOCK_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (name, value) in environment {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("start tickstock serve");
+        let stderr = child.stderr.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let collected = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                collected.lock().unwrap().push(line);
+            }
+        });
+        let serve = Serve { child, lines, base: format!("http://{listen}"), _scratch: scratch };
+        serve.wait_until("the server answers /health", |serve| serve.get("/health").0 == 200);
+        serve
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    pub fn lines_containing(&self, needle: &str) -> Vec<String> {
+        self.lines().into_iter().filter(|line| line.contains(needle)).collect()
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http("GET", &format!("{}{path}", self.base))
+    }
+
+    pub fn post(&self, path: &str) -> (u16, String) {
+        http("POST", &format!("{}{path}", self.base))
+    }
+
+    /// Plugin load failures counted by `/metrics`, over every plugin label.
+    pub fn load_failures(&self) -> u64 {
+        let (_, text) = self.get("/metrics");
+        text.lines()
+            .filter(|line| line.starts_with("tickstock_plugin_load_failures_total"))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+
+    /// Polls `condition` until it holds, or fails the test after 30 s with the log.
+    pub fn wait_until(&self, what: &str, condition: impl Fn(&Serve) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !condition(self) {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}; log:\n{}", self.lines().join("\n"));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Lets the watcher run for `intervals` debounce periods: for properties that say
+    /// something does *not* happen again.
+    pub fn idle_for(intervals: u64) {
+        std::thread::sleep(Duration::from_millis(DEBOUNCE_MS * intervals));
+    }
+
+    pub fn stop(mut self) -> Vec<String> {
+        // SIGTERM, as a service manager stops it; then the remaining log lines.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        self.lines()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 exchange over a fresh connection: (status, body).
+pub fn http(method: &str, url: &str) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').map(|(host, path)| (host, format!("/{path}"))).unwrap();
+    let Ok(mut stream) = std::net::TcpStream::connect(host) else { return (0, String::new()) };
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
+    (status, body)
 }

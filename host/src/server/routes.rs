@@ -37,11 +37,20 @@ pub fn router(state: ServerState) -> Router {
         .route("/calendars/{mic}/status", get(calendar_status))
         .route("/calendars/{mic}/sessions", get(calendar_sessions))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .merge(mutating)
         .fallback(|| async {
             ApiError::NotFound("no such route; see GET /health, /plugins, /calendars, /metrics".into())
         })
         .with_state(state)
+}
+
+/// The OpenAPI description of every route (`server/openapi.json`, checked against the
+/// routes by the test suite).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], OPENAPI)
 }
 
 /// Middleware for mutating routes: when the server has a token, the request must carry
