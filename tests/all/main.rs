@@ -18,6 +18,7 @@ mod policies;
 mod providers;
 mod queue;
 mod refresh;
+mod remote;
 mod serve;
 mod store;
 mod support;

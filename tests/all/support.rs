@@ -29,7 +29,11 @@ pub fn guest(file_name: &str) -> PathBuf {
 /// nothing outside temp dirs.
 pub fn tickstock(cache_dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tickstock"));
-    command.env("TICKSTOCK_CACHE_DIR", cache_dir).env_remove("TICKSTOCK_DB");
+    command
+        .env("TICKSTOCK_CACHE_DIR", cache_dir)
+        .env_remove("TICKSTOCK_DB")
+        .env_remove("TICKSTOCK_SERVER")
+        .env_remove("TICKSTOCK_TOKEN");
     command
 }
 
@@ -119,7 +123,7 @@ pub const DEBOUNCE_MS: u64 = 50;
 pub struct Serve {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
-    base: String,
+    pub base: String,
     _scratch: tempfile::TempDir,
 }
 

@@ -5,10 +5,10 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::{InvalidInput, quoted_prefix};
-use crate::calendar::{Calendar, CalendarError, ClosedReason, Session, Status};
+use crate::calendar::{Calendar, CalendarError, ClosedReason, DayKind, Session, SpecialDay, Status};
 
 /// One row of `calendar sessions` (the CSV contract's columns, in order).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionRow {
     pub date: String,
     pub open: String,
@@ -28,12 +28,12 @@ pub fn session_row(session: &Session) -> SessionRow {
 }
 
 /// One row of `calendar status`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StatusRow {
     pub mic: String,
     pub local_time: String,
     /// `open`, `break` or `closed`.
-    pub state: &'static str,
+    pub state: String,
     pub until: Option<String>,
     pub reason: Option<String>,
 }
@@ -45,13 +45,51 @@ pub fn status_row(calendar: &Calendar, at: DateTime<Utc>) -> Result<StatusRow, C
         Status::Break { until } => ("break", Some(utc_text(until)), Some("lunch break".to_string())),
         Status::Closed { reason, next_open } => ("closed", next_open.map(utc_text), Some(closed_reason(&reason))),
     };
-    Ok(StatusRow { mic: calendar.mic().to_string(), local_time, state, until, reason })
+    Ok(StatusRow { mic: calendar.mic().to_string(), local_time, state: state.to_string(), until, reason })
 }
 
 fn closed_reason(reason: &ClosedReason) -> String {
     match reason {
         ClosedReason::Holiday { name } => format!("holiday: {name}"),
         other => other.to_string(),
+    }
+}
+
+/// One row of `calendar holidays` (and `GET /calendars/{mic}/holidays`): a special day
+/// with everything the plugin said about it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HolidayRow {
+    pub date: String,
+    pub name: String,
+    /// `closed`, `early close HH:MM` or `late open HH:MM` (exchange-local).
+    pub kind: String,
+    /// `official` or `projected`.
+    pub certainty: String,
+    /// The rule that produced the day, in words.
+    pub rule: String,
+    pub source: String,
+    /// The holiday's own date when this day observes it on another.
+    pub observed_from: Option<String>,
+}
+
+pub fn holiday_row(special: &SpecialDay) -> HolidayRow {
+    let kind = match special.kind {
+        DayKind::Closed => "closed".to_string(),
+        DayKind::EarlyClose(time) => format!("early close {}", time.format("%H:%M")),
+        DayKind::LateOpen(time) => format!("late open {}", time.format("%H:%M")),
+    };
+    let certainty = serde_json::to_value(special.certainty)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{:?}", special.certainty).to_ascii_lowercase());
+    HolidayRow {
+        date: special.date.to_string(),
+        name: special.name.clone(),
+        kind,
+        certainty,
+        rule: special.rule.clone(),
+        source: special.source.clone(),
+        observed_from: special.observed_from.map(|date| date.to_string()),
     }
 }
 

@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use clap::{Subcommand, ValueEnum};
 
 use super::GlobalOptions;
-use crate::api::calendar::{parse_date, parse_instant, session_row, status_row, utc_text};
+use crate::api::calendar::{HolidayRow, holiday_row, parse_date, parse_instant, session_row, status_row, utc_text};
 use crate::calendar::{Calendar, DayExplanation, DayKind, RegularHours, Session, SpecialDay};
 use crate::exchanges::Exchanges;
 
@@ -84,6 +84,9 @@ pub enum Format {
 }
 
 pub fn run(options: &GlobalOptions, command: CalendarCommand) -> anyhow::Result<()> {
+    if let Some(remote) = super::remote::Remote::from_options(options)? {
+        return super::remote::calendar(&remote, command);
+    }
     // Arguments are checked before the plugins load, so a typo fails fast.
     match command {
         CalendarCommand::Sessions { mic, from, to, format } => {
@@ -146,14 +149,42 @@ fn status(calendars: &[Arc<Calendar>], at: DateTime<Utc>, format: Format) -> any
 
 fn holidays(calendar: &Calendar, year: i32, format: Format) -> anyhow::Result<()> {
     let special_days = calendar.special_days(year)?;
-    let mut table = Table::new(&["date", "name", "kind", "certainty", "source"]);
-    for special in special_days.iter() {
+    let rows: Vec<HolidayRow> = special_days.iter().map(holiday_row).collect();
+    print_holidays(&rows, format)
+}
+
+/// `calendar sessions` rows from a server, printed as the local command prints them.
+pub(super) fn print_session_rows(rows: &[crate::api::calendar::SessionRow], format: Format) -> anyhow::Result<()> {
+    let mut table = Table::new(&["date", "open", "close", "break_start", "break_end"]);
+    for row in rows {
+        let row = row.clone();
+        table.push(vec![Some(row.date), Some(row.open), Some(row.close), row.break_start, row.break_end]);
+    }
+    table.print(format)
+}
+
+/// `calendar status` rows from a server, printed as the local command prints them.
+pub(super) fn print_status_rows(rows: &[crate::api::calendar::StatusRow], format: Format) -> anyhow::Result<()> {
+    let mut table = Table::new(&["mic", "local_time", "state", "until", "reason"]);
+    for row in rows {
+        let row = row.clone();
+        table.push(vec![Some(row.mic), Some(row.local_time), Some(row.state), row.until, row.reason]);
+    }
+    table.print(format)
+}
+
+/// `calendar holidays` rows, locally computed or from a server.
+pub(super) fn print_holidays(rows: &[HolidayRow], format: Format) -> anyhow::Result<()> {
+    let mut table = Table::new(&["date", "name", "kind", "certainty", "rule", "source", "observed_from"]);
+    for row in rows {
         table.push(vec![
-            Some(special.date.to_string()),
-            Some(special.name.clone()),
-            Some(day_kind_text(special.kind)),
-            Some(certainty_text(special)),
-            Some(special.source.clone()),
+            Some(row.date.clone()),
+            Some(row.name.clone()),
+            Some(row.kind.clone()),
+            Some(row.certainty.clone()),
+            Some(row.rule.clone()),
+            Some(row.source.clone()),
+            row.observed_from.clone(),
         ]);
     }
     table.print(format)

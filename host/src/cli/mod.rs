@@ -20,6 +20,7 @@ pub mod logging;
 pub mod plugins;
 pub mod plugins_new;
 pub mod refresh;
+pub mod remote;
 pub mod serve;
 
 /// Command-line options shared by every subcommand.
@@ -41,6 +42,11 @@ pub struct GlobalOptions {
     /// Linear-memory cap of one plugin instance, in MiB.
     #[arg(long, global = true, default_value_t = 64, env = "TICKSTOCK_PLUGIN_MEMORY_MIB")]
     pub plugin_memory_mib: u64,
+
+    /// A running `tickstock serve` to ask instead of this process (plugins list|reload,
+    /// calendar status|sessions|holidays); its token from TICKSTOCK_TOKEN.
+    #[arg(long, global = true, env = "TICKSTOCK_SERVER")]
+    pub server: Option<String>,
 
     /// Log level or filter (error, warn, info, debug, trace, off, or e.g. `info,sqlx=warn`)
     /// [default: RUST_LOG, else info for serve and worker, warn otherwise].

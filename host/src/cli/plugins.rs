@@ -16,6 +16,9 @@ pub enum PluginsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Ask the running server (`--server`) to rescan its plugin folder, checking every file
+    /// anew; needs TICKSTOCK_TOKEN when the server has a token.
+    Reload,
     /// Load a component through every check the host makes, without installing it, and
     /// print its identity; or a one-line reason and a non-zero exit.
     Check {
@@ -48,7 +51,19 @@ pub enum PluginsCommand {
 
 pub fn run(options: &GlobalOptions, command: PluginsCommand) -> anyhow::Result<()> {
     match command {
-        PluginsCommand::List { json } => list(options, json),
+        PluginsCommand::List { json } => match super::remote::Remote::from_options(options)? {
+            Some(remote) => super::remote::plugins_list(
+                &remote,
+                if json { super::calendar::Format::Json } else { super::calendar::Format::Table },
+            ),
+            None => list(options, json),
+        },
+        PluginsCommand::Reload => match super::remote::Remote::from_options(options)? {
+            Some(remote) => super::remote::plugins_reload(&remote),
+            None => anyhow::bail!(
+                "plugins reload asks a running server: give --server http://127.0.0.1:7070 (or TICKSTOCK_SERVER)"
+            ),
+        },
         PluginsCommand::Check { file } => check(options, &file),
         PluginsCommand::Diff { old, new, from_year, to_year, json } => {
             diff(options, &old, &new, from_year, to_year, json)

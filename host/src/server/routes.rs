@@ -17,7 +17,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{ApiError, ServerState};
-use crate::api::calendar::{SessionRow, StatusRow, parse_date, parse_instant, session_row, status_row};
+use crate::api::calendar::{
+    HolidayRow, SessionRow, StatusRow, holiday_row, parse_date, parse_instant, session_row, status_row,
+};
 use crate::calendar::Calendar;
 use crate::plugin::{Generation, PluginKind};
 
@@ -36,6 +38,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/calendars", get(calendars))
         .route("/calendars/{mic}/status", get(calendar_status))
         .route("/calendars/{mic}/sessions", get(calendar_sessions))
+        .route("/calendars/{mic}/holidays", get(calendar_holidays))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .merge(mutating)
@@ -213,6 +216,41 @@ async fn calendar_sessions(
         answer: SessionsAnswer {
             mic: generation.name().to_string(),
             sessions: sessions.iter().map(session_row).collect(),
+        },
+        version: generation.identity.version.clone(),
+        generation: generation.number(),
+    }))
+}
+
+#[derive(Serialize)]
+struct HolidaysAnswer {
+    mic: String,
+    year: i32,
+    holidays: Vec<HolidayRow>,
+}
+
+#[derive(serde::Deserialize)]
+struct HolidaysQuery {
+    year: Option<String>,
+}
+
+async fn calendar_holidays(
+    State(state): State<ServerState>,
+    Path(mic): Path<String>,
+    Query(query): Query<HolidaysQuery>,
+) -> Result<Json<Versioned<HolidaysAnswer>>, ApiError> {
+    let text = query.year.ok_or_else(|| ApiError::BadRequest("`year` is required (YYYY)".into()))?;
+    let year: i32 =
+        text.trim().parse().ok().filter(|year| (1..=9999).contains(year)).ok_or_else(|| {
+            ApiError::BadRequest(format!("year {} is not a year", crate::api::quoted_prefix(&text, 12)))
+        })?;
+    let (generation, calendar) = live_calendar(&state, &mic)?;
+    let special_days = blocking(move || Ok(calendar.special_days(year)?)).await?;
+    Ok(Json(Versioned {
+        answer: HolidaysAnswer {
+            mic: generation.name().to_string(),
+            year,
+            holidays: special_days.iter().map(holiday_row).collect(),
         },
         version: generation.identity.version.clone(),
         generation: generation.number(),

@@ -1,0 +1,98 @@
+//! `--server`: the CLI asks a running `tickstock serve` (the real binary, on a free port)
+//! and prints the same bytes the local command prints given the same plugins.
+
+use std::path::Path;
+
+use crate::support::{Serve, guest, tickstock};
+
+/// A 24-character token: long enough for any token rule the server has.
+const TOKEN: &str = "remote-test-token-0123456";
+
+fn run(cache: &Path, args: &[&str], environment: &[(&str, &str)]) -> (bool, String, String) {
+    let mut command = tickstock(cache);
+    command.args(args);
+    for (name, value) in environment {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn calendar_and_plugin_commands_print_the_servers_answers_as_the_local_ones() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("fixture_swap_v1.wasm"), folder.path().join("zzswap.wasm")).unwrap();
+    let serve = Serve::start(folder.path(), &["--token", TOKEN], &[]);
+    let cache = tempfile::tempdir().unwrap();
+    let plugins = folder.path().to_str().unwrap();
+    let server = serve.base.as_str();
+
+    let questions: &[&[&str]] = &[
+        &["calendar", "status", "ZZSWAP", "XTKS", "--at", "2025-01-02T12:00:00Z", "--format", "csv"],
+        &["calendar", "status", "XNYS", "--at", "2024-11-29T17:30:00Z", "--format", "json"],
+        &["calendar", "sessions", "XTKS", "--from", "2024-03-11", "--to", "2024-03-15"],
+        &["calendar", "holidays", "XNYS", "--year", "2026", "--format", "json"],
+        &["calendar", "holidays", "ZZSWAP", "--year", "2025", "--format", "csv"],
+    ];
+    for question in questions {
+        let local: Vec<&str> = [&["--plugins", plugins][..], question].concat();
+        let remote: Vec<&str> = [&["--server", server][..], question].concat();
+        let (local_ok, local_out, local_err) = run(cache.path(), &local, &[]);
+        let (remote_ok, remote_out, remote_err) = run(cache.path(), &remote, &[]);
+        assert!(local_ok, "{question:?} locally: {local_err}");
+        assert!(remote_ok, "{question:?} through the server: {remote_err}");
+        assert!(!local_out.is_empty());
+        assert_eq!(remote_out, local_out, "{question:?}");
+    }
+    // The holidays carry everything the plugin said about a day.
+    let (_, holidays, _) = run(
+        cache.path(),
+        &["--server", server, "calendar", "holidays", "XNYS", "--year", "2022", "--format", "csv"],
+        &[],
+    );
+    assert!(holidays.starts_with("date,name,kind,certainty,rule,source,observed_from\n"), "{holidays}");
+    assert!(
+        holidays.lines().any(|line| line.starts_with("2022-06-20,") && line.ends_with(",2022-06-19")),
+        "{holidays}"
+    );
+
+    // Without --server, this process does not have the server's ZZSWAP.
+    let (ok, _, stderr) = run(cache.path(), &["calendar", "status", "ZZSWAP"], &[]);
+    assert!(!ok && stderr.contains("unknown exchange"), "{stderr}");
+    let (ok, stdout, stderr) = run(cache.path(), &["--server", server, "plugins", "list"], &[]);
+    assert!(ok && stdout.contains("ZZSWAP") && stdout.contains("zzswap.wasm"), "{stdout}{stderr}");
+
+    // A mutating request needs the token, from the environment.
+    let (ok, _, stderr) = run(cache.path(), &["--server", server, "plugins", "reload"], &[]);
+    assert!(!ok && stderr.contains("401"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let (ok, stdout, stderr) =
+        run(cache.path(), &["--server", server, "plugins", "reload"], &[("TICKSTOCK_TOKEN", TOKEN)]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("zzswap.wasm"), "{stdout}");
+    serve.stop();
+}
+
+#[test]
+fn a_server_url_is_checked_and_an_unreachable_server_is_one_line() {
+    let cache = tempfile::tempdir().unwrap();
+    for (url, expected) in [
+        ("ftp://127.0.0.1:1", "not an http(s)://host:port URL"),
+        ("http://user:secret@127.0.0.1:1", "must not carry credentials"),
+        ("not a url", "not an http(s)://host:port URL"),
+    ] {
+        let (ok, _, stderr) = run(cache.path(), &["--server", url, "plugins", "list"], &[]);
+        assert!(!ok && stderr.contains(expected), "{url}: {stderr}");
+        assert!(!stderr.contains("secret"), "the password is printed: {stderr}");
+    }
+    // A port nobody listens on: refused at once, one line.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (ok, _, stderr) =
+        run(cache.path(), &["--server", &format!("http://127.0.0.1:{port}"), "calendar", "status"], &[]);
+    assert!(!ok && stderr.contains("asking the server"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
