@@ -14,8 +14,9 @@ use wasmtime::component::Component;
 use super::bindings::calendar_world::tickstock::plugins::types as wit_types;
 use super::bindings::{calendar_world, policy_world, profile_world};
 use super::error::{CallError, LoadError};
+use super::limits;
 use super::runtime::Runtime;
-use super::sandbox::{self, CallTarget};
+use super::sandbox::{self, CallTarget, InvalidAnswer};
 use super::state::CallState;
 use crate::calendar::Calendar;
 
@@ -130,20 +131,33 @@ impl Callable {
         sandbox::call(&self.runtime, &target, |store| body(store, &self.pre))
     }
 
-    /// The `describe` export, whatever the world.
+    /// The `describe` export, whatever the world. The identity is checked against
+    /// `limits` inside the call, so an oversized or malformed one is an invalid answer of
+    /// `describe`, counted once like any other failed call.
     pub fn describe(&self) -> Result<Identity, CallError> {
-        let identity = self.call("describe", |store, pre| match pre {
-            WorldPre::Calendar(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store),
-            WorldPre::Policy(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store),
-            WorldPre::Profile(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store),
-        })?;
-        let kind = match identity.kind {
-            wit_types::PluginKind::Calendar => PluginKind::Calendar,
-            wit_types::PluginKind::BatchPolicy => PluginKind::BatchPolicy,
-            wit_types::PluginKind::RefreshProfile => PluginKind::RefreshProfile,
-        };
-        Ok(Identity { kind, name: identity.name, version: identity.version, description: identity.description })
+        self.call("describe", |store, pre| {
+            let identity = match pre {
+                WorldPre::Calendar(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store)?,
+                WorldPre::Policy(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store)?,
+                WorldPre::Profile(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store)?,
+            };
+            check_identity(&identity).map_err(InvalidAnswer::error)?;
+            let kind = match identity.kind {
+                wit_types::PluginKind::Calendar => PluginKind::Calendar,
+                wit_types::PluginKind::BatchPolicy => PluginKind::BatchPolicy,
+                wit_types::PluginKind::RefreshProfile => PluginKind::RefreshProfile,
+            };
+            Ok(Identity { kind, name: identity.name, version: identity.version, description: identity.description })
+        })
     }
+}
+
+/// Name, version and description within `limits`; the name is used in paths, URLs,
+/// metric labels and log lines, so it stays plain.
+fn check_identity(identity: &wit_types::Identity) -> Result<(), String> {
+    limits::check_plain("`name`", &identity.name, limits::NAME_BYTES, false)?;
+    limits::check_plain("`version`", &identity.version, limits::VERSION_BYTES, true)?;
+    limits::check_text("`description`", &identity.description, limits::TEXT_BYTES)
 }
 
 /// One loaded plugin: a candidate until the registry publishes it, then a generation.
@@ -226,24 +240,12 @@ pub fn prepare(runtime: &Arc<Runtime>, bytes: &[u8], source: PluginSource) -> Re
         origin: origin.clone(),
         generation: AtomicU64::new(0),
     });
-    let identity = callable.describe().map_err(|source| LoadError::Gate { origin: origin.clone(), source })?;
+    let identity = callable.describe().map_err(|error| LoadError::Gate { origin: origin.clone(), error })?;
     if identity.kind != world_kind {
         return Err(LoadError::KindMismatch { origin, declared: identity.kind.to_string(), world: world_kind.world() });
     }
-    check_name(&identity.name).map_err(|reason| LoadError::BadIdentity { origin: origin.clone(), reason })?;
     let _ = callable.label.set(format!("{}/{}", identity.kind, identity.name));
     Ok(Generation { identity, sha256, source, loaded_at: Utc::now(), callable, calendar: None })
-}
-
-/// A name is used in paths, URLs, metric labels and log lines: keep it plain.
-fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > 64 {
-        return Err(format!("name {name:?} must be 1-64 characters"));
-    }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(format!("name {name:?} may hold only ASCII letters, digits, `-` and `_`"));
-    }
-    Ok(())
 }
 
 /// The first eight bytes tell a component (layer 1) from a core module (layer 0) and

@@ -13,6 +13,7 @@ pub mod bindings;
 pub mod builtin;
 pub mod calendar;
 pub mod error;
+pub mod limits;
 pub mod load;
 pub mod policy;
 pub mod profile;

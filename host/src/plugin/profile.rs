@@ -1,11 +1,14 @@
-//! Refresh-profile plugins: the profiles a plugin offers, converted to host types and
-//! checked (names unique and plain, a window of at least one month, at least one
-//! timeframe).
+//! Refresh-profile plugins: the profiles a plugin offers, checked against `limits` (sizes
+//! and counts first, then names unique ignoring case and `-`/`_`, a window of at least one
+//! month, at least one timeframe) and converted to host types.
+
+use std::collections::HashSet;
 
 use serde::Serialize;
 
 use super::bindings::profile_world::exports::tickstock::plugins::refresh_profile as wit;
 use super::error::CallError;
+use super::limits;
 use super::load::{Callable, WorldPre};
 use super::sandbox::InvalidAnswer;
 use crate::plan::{Listing, Timeframe};
@@ -40,9 +43,8 @@ pub fn profiles(callable: &Callable) -> Result<Vec<Profile>, CallError> {
             }
             _ => unreachable!("profile calls are only made on profile plugins"),
         };
-        let profiles: Vec<Profile> = answer.into_iter().map(from_wit).collect();
-        check(&profiles).map_err(InvalidAnswer::error)?;
-        Ok(profiles)
+        check(&answer).map_err(InvalidAnswer::error)?;
+        Ok(answer.into_iter().map(from_wit).collect())
     })
 }
 
@@ -71,22 +73,56 @@ fn from_wit(profile: wit::Profile) -> Profile {
     }
 }
 
-fn check(profiles: &[Profile]) -> Result<(), String> {
-    let mut seen: Vec<&str> = Vec::new();
-    for profile in profiles {
+/// Sizes and counts before anything else, so the host's work is linear in an answer
+/// whose size `limits` bounds; uniqueness by `limits::dataset_key` in a hash set.
+fn check(profiles: &[wit::Profile]) -> Result<(), String> {
+    limits::check_count("the profile list", profiles.len(), limits::PROFILES)?;
+    let mut seen: HashSet<String> = HashSet::with_capacity(profiles.len());
+    for (index, profile) in profiles.iter().enumerate() {
+        let field = |name: &str| format!("profile {index} `{name}`");
+        limits::check_plain(&field("name"), &profile.name, limits::NAME_BYTES, false)?;
         let name = profile.name.as_str();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(format!("profile name {name:?} may hold only ASCII letters, digits, `-` and `_`"));
+        limits::check_text(&field("description"), &profile.description, limits::TEXT_BYTES)?;
+        match &profile.symbols {
+            wit::SymbolSet::Explicit(listings) => {
+                limits::check_count(&field("symbols"), listings.len(), limits::LISTINGS_PER_PROFILE)?;
+                for listing in listings {
+                    limits::check_plain(
+                        &field("symbols` listing `symbol"),
+                        &listing.symbol,
+                        limits::SHORT_TEXT_BYTES,
+                        true,
+                    )?;
+                    limits::check_mic(&field("symbols` listing `exchange"), &listing.exchange)?;
+                }
+            }
+            wit::SymbolSet::Universe(slice) => {
+                limits::check_plain(&field("symbols` universe `name"), &slice.name, limits::SHORT_TEXT_BYTES, false)?;
+            }
         }
-        if seen.contains(&name) {
-            return Err(format!("profile {name} is offered twice"));
+        limits::check_count(&field("exchanges"), profile.exchanges.len(), limits::EXCHANGES_PER_PROFILE)?;
+        for mic in &profile.exchanges {
+            limits::check_mic(&field("exchanges"), mic)?;
         }
-        seen.push(name);
+        limits::check_count(&field("feature-tags"), profile.feature_tags.len(), limits::FEATURE_TAGS_PER_PROFILE)?;
+        for tag in &profile.feature_tags {
+            limits::check_text(&field("feature-tags"), tag, limits::SHORT_TEXT_BYTES)?;
+        }
+        // Two entries: daily and minute, each at most once.
+        limits::check_count(&field("timeframes"), profile.timeframes.len(), 2)?;
+        if !seen.insert(limits::dataset_key(name)) {
+            return Err(format!(
+                "profile {name} is offered twice (names are compared ignoring case and `-`/`_`, as their datasets are)"
+            ));
+        }
         if profile.window_months == 0 {
             return Err(format!("profile {name} has a window of 0 months"));
         }
         if profile.timeframes.is_empty() {
             return Err(format!("profile {name} loads no timeframe"));
+        }
+        if profile.timeframes.len() == 2 && profile.timeframes[0] == profile.timeframes[1] {
+            return Err(format!("profile {name} names one timeframe twice"));
         }
         if profile.exchanges.is_empty() {
             return Err(format!("profile {name} names no exchange"));
