@@ -21,6 +21,7 @@ pub mod plugins;
 pub mod plugins_new;
 pub mod refresh;
 pub mod serve;
+pub mod table;
 
 /// Command-line options shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]

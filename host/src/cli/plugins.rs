@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 
 use super::GlobalOptions;
-use crate::plugin::{Registry, Runtime, load};
+use crate::plugin::{Registry, Runtime, limits, load};
 
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
@@ -17,7 +17,8 @@ pub enum PluginsCommand {
         json: bool,
     },
     /// Load a component through every check the host makes, without installing it, and
-    /// print its identity; or a one-line reason and a non-zero exit.
+    /// print its identity and the limits its answers must keep; or a one-line reason and
+    /// a non-zero exit.
     Check {
         /// The component file (*.wasm).
         file: PathBuf,
@@ -79,7 +80,13 @@ fn list(options: &GlobalOptions, json: bool) -> anyhow::Result<()> {
         .collect();
     print_table(&["KIND", "NAME", "VERSION", "SHA256", "SOURCE", "GENERATION"], &rows);
     for failure in registry.failures() {
-        println!("not loaded: {}: {}", failure.origin, failure.message);
+        // Load errors start with their origin already; saying it twice makes the line
+        // longer, not clearer.
+        if failure.message.starts_with(&failure.origin) {
+            println!("not loaded: {}", failure.message);
+        } else {
+            println!("not loaded: {}: {}", failure.origin, failure.message);
+        }
     }
     Ok(())
 }
@@ -104,6 +111,9 @@ fn check(options: &GlobalOptions, file: &std::path::Path) -> anyhow::Result<()> 
         identity.kind.world(),
         &generation.sha256[..12]
     );
+    // The bounds the answers were checked against, so an author sees how close a plugin
+    // may grow before a bigger answer would be refused.
+    println!("{}", limits::summary(identity.kind));
     Ok(())
 }
 
@@ -203,10 +213,12 @@ fn diff(
     Ok(())
 }
 
-/// Left-aligned columns, two spaces apart.
+/// Left-aligned columns, two spaces apart; cells cut by `table::cell`.
 pub fn print_table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) {
+    let rows: Vec<Vec<std::borrow::Cow<'_, str>>> =
+        rows.iter().map(|row| row.iter().map(|cell| super::table::cell(cell)).collect()).collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
-    for row in rows {
+    for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
@@ -216,7 +228,7 @@ pub fn print_table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) {
         println!("{}", padded.join("  ").trim_end());
     };
     line(headers.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
+    for row in &rows {
+        line(row.iter().map(|cell| cell.as_ref()).collect());
     }
 }
