@@ -7,6 +7,7 @@ mod calendar_facts;
 mod calendar_swap;
 mod guides;
 mod load;
+mod plugin_answers;
 mod plugin_runtime;
 mod plugins_cli;
 mod plugins_new;

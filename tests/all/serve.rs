@@ -357,3 +357,74 @@ async fn calendar_answers_match_the_cli_records_and_errors_are_json() {
     assert_eq!((status, body["error"].as_str().unwrap()), (400, "`to` is required (YYYY-MM-DD)"));
     assert_eq!(server.get("/nowhere").await.0, 404);
 }
+
+/// Issue 11: plugins whose answers break a limit, dropped into a running server's folder,
+/// are refused in short lines while every other calendar keeps answering; a calendar that
+/// never trades goes live but its status is a bounded, typed error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_answers_dropped_in_are_refused_in_short_lines_while_other_calendars_answer() {
+    // A generous deadline: the test is about sizes, not about a busy machine's timing.
+    let limits = Limits { deadline: Duration::from_secs(5), ..Limits::default() };
+    let server = Arc::new(start(ServerSetup { limits, ..Default::default() }).await);
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
+    let hammer = {
+        let (server, stop, answered) = (server.clone(), stop.clone(), answered.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let body = server.get_ok("/calendars/XNYS/status?at=2024-06-03T15:00:00Z").await;
+                assert_eq!(body["state"], "open", "{body}");
+                answered.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+
+    let refused = [
+        ("overflow.wasm", "fixture_answer_years_overflow.wasm", "`first-year` -1 is outside 1..=9999"),
+        ("text.wasm", "fixture_answer_huge_text.wasm", "special day 0 `name` is 1048576 bytes, over the limit of 4096"),
+        ("weekend.wasm", "fixture_answer_huge_weekend.wasm", "`weekend` is 100000 entries, over the limit of 7"),
+        ("lower.wasm", "fixture_answer_lower_mic.wasm", "`mic` \"xlow\" is not a MIC"),
+        ("job.wasm", "fixture_answer_enormous_job.wasm", "over the request's 4 gaps"),
+        ("many.wasm", "fixture_answer_many_profiles.wasm", "the profile list is 10000 entries, over the limit of 256"),
+        ("collide.wasm", "fixture_answer_colliding_profile.wasm", "profile Patterns shares its dataset"),
+        ("memory.wasm", "fixture_answer_hoard_memory.wasm", "hit its memory cap"),
+    ];
+    for (name, built, _) in refused {
+        let temp = server.dir().join(format!(".{name}.tmp"));
+        std::fs::copy(guest(built), &temp).unwrap();
+        std::fs::rename(&temp, server.dir().join(name)).unwrap();
+    }
+    std::fs::copy(guest("fixture_answer_never_open.wasm"), server.dir().join(".never.wasm.tmp")).unwrap();
+    std::fs::rename(server.dir().join(".never.wasm.tmp"), server.dir().join("never.wasm")).unwrap();
+    wait_until("every hostile plugin is refused", || async {
+        server.get_ok("/plugins").await["failures"].as_array().unwrap().len() == refused.len()
+    })
+    .await;
+    wait_until("XNVR is live", || async { server.get("/calendars/XNVR/status").await.0 != 404 }).await;
+
+    let plugins = server.get_ok("/plugins").await;
+    assert!(plugins.to_string().len() < 64 * 1024, "/plugins grew to {} bytes", plugins.to_string().len());
+    let folder = server.dir().display().to_string();
+    for (name, _, expected) in refused {
+        let message = plugins["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|failure| failure["origin"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("no failure for {name}: {plugins}"))["message"]
+            .as_str()
+            .unwrap()
+            .replace(&folder, "");
+        assert!(message.contains(expected), "{name}: {message}");
+        assert!(message.chars().count() < 300, "{name}: {} chars: {message}", message.chars().count());
+    }
+
+    let (status, body) = server.get("/calendars/XNVR/status?at=2024-06-03T15:00:00Z").await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"], "XNVR: no trading in the 10 years from 2024 on; the search gives up there");
+
+    let before = answered.load(Ordering::Relaxed);
+    wait_until("XNYS keeps answering", || async { answered.load(Ordering::Relaxed) >= before + 20 }).await;
+    stop.store(true, Ordering::Relaxed);
+    hammer.await.expect("every XNYS status answered 200 open");
+}

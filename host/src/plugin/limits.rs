@@ -183,7 +183,7 @@ mod tests {
         for good in ["XNYS", "XTKS", "ZZ01"] {
             assert!(check_mic("`mic`", good).is_ok(), "{good}");
         }
-        for bad in ["xnys", "XNY", "XNYSE", "XN-S", "", "ZZHX"] {
+        for bad in ["xnys", "XNY", "XNYSE", "XN-S", "", "ZZHOSTILE"] {
             assert!(check_mic("`mic`", bad).is_err(), "{bad}");
         }
     }
