@@ -211,9 +211,9 @@ fn convert_special_days(year: i32, days: Vec<wit::SpecialDay>) -> Result<Vec<Spe
     limits::check_count("the special days of one year", days.len(), limits::SPECIAL_DAYS_PER_YEAR)?;
     let mut converted: Vec<SpecialDay> = Vec::with_capacity(days.len());
     for (index, day) in days.into_iter().enumerate() {
-        limits::check_text(&format!("special day {index} `name`"), &day.name, limits::TEXT_BYTES)?;
-        limits::check_text(&format!("special day {index} `rule`"), &day.rule, limits::TEXT_BYTES)?;
-        limits::check_text(&format!("special day {index} `source`"), &day.source, limits::TEXT_BYTES)?;
+        limits::check_text(format_args!("special day {index} `name`"), &day.name, limits::TEXT_BYTES)?;
+        limits::check_text(format_args!("special day {index} `rule`"), &day.rule, limits::TEXT_BYTES)?;
+        limits::check_text(format_args!("special day {index} `source`"), &day.source, limits::TEXT_BYTES)?;
         let observed_from = day.observed_from.map(date).transpose()?;
         let date = date(day.date)?;
         if date.year() != year {

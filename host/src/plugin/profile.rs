@@ -78,38 +78,61 @@ fn from_wit(profile: wit::Profile) -> Profile {
 fn check(profiles: &[wit::Profile]) -> Result<(), String> {
     limits::check_count("the profile list", profiles.len(), limits::PROFILES)?;
     let mut seen: HashSet<String> = HashSet::with_capacity(profiles.len());
+    let mut listings_in_all: usize = 0;
     for (index, profile) in profiles.iter().enumerate() {
-        let field = |name: &str| format!("profile {index} `{name}`");
-        limits::check_plain(&field("name"), &profile.name, limits::NAME_BYTES, false)?;
+        limits::check_plain(format_args!("profile {index} `name`"), &profile.name, limits::NAME_BYTES, false)?;
         let name = profile.name.as_str();
-        limits::check_text(&field("description"), &profile.description, limits::TEXT_BYTES)?;
+        limits::check_text(format_args!("profile {index} `description`"), &profile.description, limits::TEXT_BYTES)?;
         match &profile.symbols {
             wit::SymbolSet::Explicit(listings) => {
-                limits::check_count(&field("symbols"), listings.len(), limits::LISTINGS_PER_PROFILE)?;
+                limits::check_count(
+                    format_args!("profile {index} `symbols`"),
+                    listings.len(),
+                    limits::LISTINGS_PER_PROFILE,
+                )?;
+                listings_in_all = listings_in_all.saturating_add(listings.len());
+                limits::check_count(
+                    format_args!("the listings of profiles 0..={index}"),
+                    listings_in_all,
+                    limits::LISTINGS_PER_ANSWER,
+                )?;
                 for listing in listings {
                     limits::check_plain(
-                        &field("symbols` listing `symbol"),
+                        format_args!("profile {index} `symbols` listing `symbol`"),
                         &listing.symbol,
                         limits::SHORT_TEXT_BYTES,
                         true,
                     )?;
-                    limits::check_mic(&field("symbols` listing `exchange"), &listing.exchange)?;
+                    limits::check_mic(format_args!("profile {index} `symbols` listing `exchange`"), &listing.exchange)?;
                 }
             }
             wit::SymbolSet::Universe(slice) => {
-                limits::check_plain(&field("symbols` universe `name"), &slice.name, limits::SHORT_TEXT_BYTES, false)?;
+                limits::check_plain(
+                    format_args!("profile {index} `symbols` universe `name`"),
+                    &slice.name,
+                    limits::SHORT_TEXT_BYTES,
+                    false,
+                )?;
             }
         }
-        limits::check_count(&field("exchanges"), profile.exchanges.len(), limits::EXCHANGES_PER_PROFILE)?;
+        limits::check_count(
+            format_args!("profile {index} `exchanges`"),
+            profile.exchanges.len(),
+            limits::EXCHANGES_PER_PROFILE,
+        )?;
         for mic in &profile.exchanges {
-            limits::check_mic(&field("exchanges"), mic)?;
+            limits::check_mic(format_args!("profile {index} `exchanges`"), mic)?;
         }
-        limits::check_count(&field("feature-tags"), profile.feature_tags.len(), limits::FEATURE_TAGS_PER_PROFILE)?;
+        limits::check_count(
+            format_args!("profile {index} `feature-tags`"),
+            profile.feature_tags.len(),
+            limits::FEATURE_TAGS_PER_PROFILE,
+        )?;
         for tag in &profile.feature_tags {
-            limits::check_text(&field("feature-tags"), tag, limits::SHORT_TEXT_BYTES)?;
+            limits::check_text(format_args!("profile {index} `feature-tags`"), tag, limits::SHORT_TEXT_BYTES)?;
         }
         // Two entries: daily and minute, each at most once.
-        limits::check_count(&field("timeframes"), profile.timeframes.len(), 2)?;
+        limits::check_count(format_args!("profile {index} `timeframes`"), profile.timeframes.len(), 2)?;
         if !seen.insert(limits::dataset_key(name)) {
             return Err(format!(
                 "profile {name} is offered twice (names are compared ignoring case and `-`/`_`, as their datasets are)"
@@ -129,4 +152,41 @@ fn check(profiles: &[wit::Profile]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(name: &str, listings: usize) -> wit::Profile {
+        wit::Profile {
+            name: name.into(),
+            description: "test".into(),
+            symbols: wit::SymbolSet::Explicit(
+                (0..listings).map(|s| wit::Listing { symbol: format!("S{s}"), exchange: "XNYS".into() }).collect(),
+            ),
+            exchanges: vec!["XNYS".into()],
+            window_months: 1,
+            timeframes: vec![wit::Timeframe::Daily],
+            feature_tags: Vec::new(),
+            reset_target_millis: 1000,
+        }
+    }
+
+    #[test]
+    fn listings_are_bounded_per_profile_and_over_the_whole_answer() {
+        let full = |count: usize| (0..count).map(|i| profile(&format!("p{i}"), LISTINGS)).collect::<Vec<_>>();
+        const LISTINGS: usize = limits::LISTINGS_PER_PROFILE;
+        assert!(check(&full(limits::LISTINGS_PER_ANSWER / LISTINGS)).is_ok());
+        let error = check(&full(limits::LISTINGS_PER_ANSWER / LISTINGS + 1)).unwrap_err();
+        assert_eq!(error, "the listings of profiles 0..=10 is 110000 entries, over the limit of 100000");
+        let error = check(&[profile("big", LISTINGS + 1)]).unwrap_err();
+        assert_eq!(error, "profile 0 `symbols` is 10001 entries, over the limit of 10000");
+    }
+
+    #[test]
+    fn names_that_fold_alike_are_offered_once() {
+        let error = check(&[profile("ui-testing", 1), profile("UI_Testing", 1)]).unwrap_err();
+        assert!(error.starts_with("profile UI_Testing is offered twice"), "{error}");
+    }
 }
