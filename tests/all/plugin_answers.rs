@@ -188,6 +188,18 @@ fn a_plugin_refusing_a_year_inside_its_range_is_said_to_refuse_it() {
 }
 
 #[test]
+fn a_trap_quotes_only_an_excerpt_of_what_the_plugin_printed() {
+    let scratch = Scratch::new();
+    let plugins = scratch.plugins(&["fixture_answer_refuse_year.wasm"]);
+    let output = scratch.run(Some(&plugins), &["calendar", "holidays", "XRFY", "--year", "2051"]);
+    assert!(!output.status.success());
+    let lines = error_lines(&output);
+    assert_eq!(lines.len(), 1, "{}", text(&output.stderr));
+    assert!(lines[0].contains("trapped") && lines[0].contains("PPPP"), "{}", lines[0]);
+    assert!(lines[0].chars().count() < 2 * LINE_CHARS, "{} chars", lines[0].chars().count());
+}
+
+#[test]
 fn a_policy_failure_says_its_cause_once() {
     let scratch = Scratch::new();
     let plugins = scratch.plugins(&["fixture_bad_policy.wasm"]);
