@@ -10,6 +10,7 @@ mod cli;
 mod guides;
 mod load;
 mod openapi;
+mod plugin_answers;
 mod plugin_folder;
 mod plugin_runtime;
 mod plugins_cli;

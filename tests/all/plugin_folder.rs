@@ -61,23 +61,23 @@ fn after_a_pin_refusal_a_restart_serves_what_its_log_says() {
     publish(&folder, "zzswap.wasm", &v1);
 
     let serve = Serve::start(&folder, &[], &[]);
-    assert_eq!(serve.get("/calendars/ZZSWAP/status").0, 200, "v1 is pinned and serves");
+    assert_eq!(serve.get("/calendars/ZZSW/status").0, 200, "v1 is pinned and serves");
     publish(&folder, "zzswap.wasm", &v2);
     serve.wait_until("v2 is refused by the pins", |serve| !serve.lines_containing("plugin file refused").is_empty());
     let refusal = serve.lines_containing("plugin file refused").remove(0);
-    assert!(refusal.contains("calendar/ZZSWAP generation") && refusal.contains("keeps serving"), "{refusal}");
+    assert!(refusal.contains("calendar/ZZSW generation") && refusal.contains("keeps serving"), "{refusal}");
     assert!(refusal.contains(&sha256_hex(&v1)[..12]), "the log names the bytes that serve: {refusal}");
-    assert_eq!(serve.get("/calendars/ZZSWAP/status").0, 200, "this process still has v1");
+    assert_eq!(serve.get("/calendars/ZZSW/status").0, 200, "this process still has v1");
     serve.stop();
 
     // Restarted on the same folder, the process never had v1: its log says nothing
-    // serves ZZSWAP, and indeed nothing does.
+    // serves ZZSW, and indeed nothing does.
     let serve = Serve::start(&folder, &[], &[]);
     let refusal = serve.lines_containing("plugin file refused");
     assert_eq!(refusal.len(), 1, "{:#?}", serve.lines());
-    assert!(refusal[0].contains("nothing serves calendar/ZZSWAP"), "{}", refusal[0]);
+    assert!(refusal[0].contains("nothing serves calendar/ZZSW"), "{}", refusal[0]);
     assert!(!serve.lines().iter().any(|line| line.contains("keeps serving")), "{:#?}", serve.lines());
-    assert_eq!(serve.get("/calendars/ZZSWAP/status").0, 404);
+    assert_eq!(serve.get("/calendars/ZZSW/status").0, 404);
     serve.stop();
 
     // Pinning both hashes (roll-forward and rollback) lets v2 load.
@@ -87,10 +87,10 @@ fn after_a_pin_refusal_a_restart_serves_what_its_log_says() {
     )
     .unwrap();
     let serve = Serve::start(&folder, &[], &[]);
-    assert_eq!(serve.get("/calendars/ZZSWAP/status").0, 200);
+    assert_eq!(serve.get("/calendars/ZZSW/status").0, 200);
     assert!(serve.lines_containing("plugin file refused").is_empty(), "{:#?}", serve.lines());
     assert!(
-        serve.lines().iter().any(|line| line.contains("plugin=calendar/ZZSWAP") && line.contains(&sha256_hex(&v2))),
+        serve.lines().iter().any(|line| line.contains("plugin=calendar/ZZSW") && line.contains(&sha256_hex(&v2))),
         "the start-up log names what serves each slot: {:#?}",
         serve.lines()
     );

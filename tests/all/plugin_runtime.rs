@@ -28,7 +28,7 @@ fn hostile_registry(deadline: Duration) -> Registry {
 /// The call runs on its own thread under a watchdog, so a protection that stopped working
 /// fails the test instead of hanging it.
 fn failure_for_year(registry: &Registry, year: i32) -> (CallFailure, Duration) {
-    let generation = registry.get(PluginKind::Calendar, "ZZHOSTILE").expect("live");
+    let generation = registry.get(PluginKind::Calendar, "ZZHX").expect("live");
     let started = Instant::now();
     let (sender, receiver) = std::sync::mpsc::channel();
     let callable = generation.callable().clone();
@@ -42,7 +42,7 @@ fn failure_for_year(registry: &Registry, year: i32) -> (CallFailure, Duration) {
         Ok(()) => panic!("year {year} should have failed"),
         Err(error) => error,
     };
-    assert_eq!(error.plugin, "calendar/ZZHOSTILE");
+    assert_eq!(error.plugin, "calendar/ZZHX");
     assert_eq!(error.generation, generation.number());
     assert_eq!(error.function, "special-days");
     (error.failure, started.elapsed())
@@ -50,7 +50,7 @@ fn failure_for_year(registry: &Registry, year: i32) -> (CallFailure, Duration) {
 
 /// After any failure, the same plugin answers a well-formed call correctly.
 fn still_answers(registry: &Registry) {
-    let generation = registry.get(PluginKind::Calendar, "ZZHOSTILE").expect("still live");
+    let generation = registry.get(PluginKind::Calendar, "ZZHX").expect("still live");
     match special_days(generation.callable(), 2024) {
         Ok(SpecialDaysAnswer::Days(days)) => assert!(days.is_empty()),
         Ok(_) => panic!("unexpected refusal"),
@@ -100,7 +100,7 @@ fn nonsense_answer_is_an_invalid_answer() {
 #[test]
 fn plugin_output_is_not_an_error() {
     let registry = hostile_registry(Duration::from_millis(500));
-    let generation = registry.get(PluginKind::Calendar, "ZZHOSTILE").unwrap();
+    let generation = registry.get(PluginKind::Calendar, "ZZHX").unwrap();
     assert!(matches!(special_days(generation.callable(), 1905), Ok(SpecialDaysAnswer::Days(_))));
 }
 
@@ -123,8 +123,8 @@ fn builtins_all_load_with_their_identity() {
         assert_eq!(entry.sha256.len(), 64);
     }
     // Fixtures are never embedded.
-    assert!(registry.get(PluginKind::Calendar, "ZZHOSTILE").is_none());
-    assert!(registry.get(PluginKind::Calendar, "ZZSWAP").is_none());
+    assert!(registry.get(PluginKind::Calendar, "ZZHX").is_none());
+    assert!(registry.get(PluginKind::Calendar, "ZZSW").is_none());
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn broken_candidate_never_replaces_the_live_generation() {
     // A describe that traps: the gate refuses it and v1 keeps serving.
     let refused = registry.load_file(&guest("fixture_describe_traps.wasm"));
     assert!(matches!(refused, Err(LoadError::Gate { .. })), "{refused:?}");
-    let current = registry.get(PluginKind::Calendar, "ZZSWAP").unwrap();
+    let current = registry.get(PluginKind::Calendar, "ZZSW").unwrap();
     assert_eq!(current.number(), live.number());
     assert_eq!(registry.failures().len(), 1, "the failure is kept for display");
 }
@@ -177,7 +177,7 @@ fn swaps_under_load_fail_no_call_and_answer_from_the_generation_called() {
                 while !stop.load(Ordering::Relaxed) {
                     // Through the calendar engine: a new generation's engine loads years
                     // lazily, so these calls reach the plugin while swaps happen.
-                    let calendar = registry.calendar("ZZSWAP").expect("ZZSWAP is always live");
+                    let calendar = registry.calendar("ZZSW").expect("ZZSW is always live");
                     let version = if calendar.spec().exchange_name.ends_with("v1") { 1 } else { 2 };
                     let days = calendar
                         .special_days(year)
@@ -186,7 +186,7 @@ fn swaps_under_load_fail_no_call_and_answer_from_the_generation_called() {
                         assert_eq!(day.name, format!("closed by v{version}"), "answer from another generation");
                         assert_eq!(day.date, NaiveDate::from_ymd_opt(year, 1, 1 + version).unwrap());
                     }
-                    let generation = registry.get(PluginKind::Calendar, "ZZSWAP").unwrap();
+                    let generation = registry.get(PluginKind::Calendar, "ZZSW").unwrap();
                     seen_generations.insert(generation.number());
                     calls.fetch_add(1, Ordering::Relaxed);
                     year = if year >= 2099 { 2000 } else { year + 1 };
@@ -207,7 +207,7 @@ fn swaps_under_load_fail_no_call_and_answer_from_the_generation_called() {
         let generations_seen = caller.join().expect("no caller panicked");
         assert!(generations_seen > 1, "each caller saw several generations");
     }
-    assert_eq!(registry.get(PluginKind::Calendar, "ZZSWAP").unwrap().number(), 1 + swaps);
+    assert_eq!(registry.get(PluginKind::Calendar, "ZZSW").unwrap().number(), 1 + swaps);
     assert!(calls.load(Ordering::Relaxed) > 100, "the callers made real calls");
 }
 
@@ -225,7 +225,7 @@ fn an_invalid_answer_is_reported_to_the_call_observer_once_as_that_call() {
     let registry = Registry::new(runtime);
     registry.load_file(&guest("fixture_hostile_calendar.wasm")).unwrap();
     seen.lock().unwrap().clear();
-    let generation = registry.get(PluginKind::Calendar, "ZZHOSTILE").unwrap();
+    let generation = registry.get(PluginKind::Calendar, "ZZHX").unwrap();
     assert!(special_days(generation.callable(), 1904).is_err());
     let calls = seen.lock().unwrap().clone();
     assert_eq!(calls, vec![("special-days".to_string(), Some("invalid-answer".to_string()))]);

@@ -73,6 +73,6 @@ fn list_shows_builtins_and_a_folder_plugin_on_top() {
     let row = |name: &str| stdout.lines().find(|line| line.split_whitespace().nth(1) == Some(name)).map(str::to_string);
     let xnys = row("XNYS").expect("XNYS listed");
     assert!(xnys.contains("built-in (calendar_xnys.wasm)"), "{xnys}");
-    let swap = row("ZZSWAP").expect("folder plugin listed");
+    let swap = row("ZZSW").expect("folder plugin listed");
     assert!(swap.contains("zzswap.wasm") && swap.contains("1.0.0"), "{swap}");
 }

@@ -32,11 +32,11 @@ fn calendar_and_plugin_commands_print_the_servers_answers_as_the_local_ones() {
     let server = serve.base.as_str();
 
     let questions: &[&[&str]] = &[
-        &["calendar", "status", "ZZSWAP", "XTKS", "--at", "2025-01-02T12:00:00Z", "--format", "csv"],
+        &["calendar", "status", "ZZSW", "XTKS", "--at", "2025-01-02T12:00:00Z", "--format", "csv"],
         &["calendar", "status", "XNYS", "--at", "2024-11-29T17:30:00Z", "--format", "json"],
         &["calendar", "sessions", "XTKS", "--from", "2024-03-11", "--to", "2024-03-15"],
         &["calendar", "holidays", "XNYS", "--year", "2026", "--format", "json"],
-        &["calendar", "holidays", "ZZSWAP", "--year", "2025", "--format", "csv"],
+        &["calendar", "holidays", "ZZSW", "--year", "2025", "--format", "csv"],
     ];
     for question in questions {
         let local: Vec<&str> = [&["--plugins", plugins][..], question].concat();
@@ -60,11 +60,11 @@ fn calendar_and_plugin_commands_print_the_servers_answers_as_the_local_ones() {
         "{holidays}"
     );
 
-    // Without --server, this process does not have the server's ZZSWAP.
-    let (ok, _, stderr) = run(cache.path(), &["calendar", "status", "ZZSWAP"], &[]);
+    // Without --server, this process does not have the server's ZZSW.
+    let (ok, _, stderr) = run(cache.path(), &["calendar", "status", "ZZSW"], &[]);
     assert!(!ok && stderr.contains("unknown exchange"), "{stderr}");
     let (ok, stdout, stderr) = run(cache.path(), &["--server", server, "plugins", "list"], &[]);
-    assert!(ok && stdout.contains("ZZSWAP") && stdout.contains("zzswap.wasm"), "{stdout}{stderr}");
+    assert!(ok && stdout.contains("ZZSW") && stdout.contains("zzswap.wasm"), "{stdout}{stderr}");
 
     // A mutating request needs the token, from the environment.
     let (ok, _, stderr) = run(cache.path(), &["--server", server, "plugins", "reload"], &[]);

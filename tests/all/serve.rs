@@ -17,7 +17,7 @@ use crate::support::guest;
 /// Debounce of the test servers' watchers: short, to keep the suite quick.
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
-/// The status instants whose answer v1 and v2 of ZZSWAP disagree on: v1 closes January
+/// The status instants whose answer v1 and v2 of ZZSW disagree on: v1 closes January
 /// 2nd, v2 January 3rd (both weekdays in 2025).
 const JANUARY_2ND: &str = "2025-01-02T12:00:00Z";
 const JANUARY_3RD: &str = "2025-01-03T12:00:00Z";
@@ -103,7 +103,7 @@ impl TestServer {
     }
 
     async fn zzswap_version(&self) -> String {
-        let body = self.get_ok(&format!("/calendars/ZZSWAP/status?at={JANUARY_2ND}")).await;
+        let body = self.get_ok(&format!("/calendars/ZZSW/status?at={JANUARY_2ND}")).await;
         body["version"].as_str().unwrap().to_string()
     }
 }
@@ -146,7 +146,7 @@ async fn renamed_in_version_serves_within_a_second_and_every_answer_flips_once()
                 while !stop.load(Ordering::Relaxed) {
                     for at in [JANUARY_2ND, JANUARY_3RD] {
                         // Every response must be a 200, during the swap as before and after.
-                        let body = server.get_ok(&format!("/calendars/ZZSWAP/status?at={at}")).await;
+                        let body = server.get_ok(&format!("/calendars/ZZSW/status?at={at}")).await;
                         let version = body["version"].as_str().unwrap().to_string();
                         let state = body["state"].as_str().unwrap().to_string();
                         assert_eq!(state, expected_state(&version, at), "{version} answered {body} for {at}");
@@ -189,7 +189,7 @@ async fn broken_plugins_dropped_in_leave_the_old_generation_serving_and_show_the
     let limits = Limits { deadline: Duration::from_millis(200), ..Limits::default() };
     let server =
         start(ServerSetup { files: &[("zzswap.wasm", "fixture_swap_v1.wasm")], limits, ..Default::default() }).await;
-    let before = server.get_ok(&format!("/calendars/ZZSWAP/status?at={JANUARY_2ND}")).await;
+    let before = server.get_ok(&format!("/calendars/ZZSW/status?at={JANUARY_2ND}")).await;
 
     let v2 = std::fs::read(guest("fixture_swap_v2.wasm")).unwrap();
     std::fs::write(server.dir().join("zzswap-truncated.wasm"), &v2[..v2.len() / 2]).unwrap();
@@ -215,11 +215,11 @@ async fn broken_plugins_dropped_in_leave_the_old_generation_serving_and_show_the
     assert!(failure_for("zzswap-truncated.wasm").contains("truncated"), "{plugins}");
     assert!(failure_for("zzswap-looping.wasm").contains("deadline"), "{plugins}");
     assert!(failure_for("foreign.wasm").contains("implements none of tickstock's worlds"), "{plugins}");
-    // The looping file said it was ZZSWAP, so ZZSWAP's entry shows its error.
-    let zzswap = plugins["plugins"].as_array().unwrap().iter().find(|entry| entry["name"] == "ZZSWAP").unwrap();
+    // The looping file said it was ZZSW, so ZZSW's entry shows its error.
+    let zzswap = plugins["plugins"].as_array().unwrap().iter().find(|entry| entry["name"] == "ZZSW").unwrap();
     assert!(zzswap["last_error"]["message"].as_str().unwrap().contains("deadline"), "{zzswap}");
 
-    let after = server.get_ok(&format!("/calendars/ZZSWAP/status?at={JANUARY_2ND}")).await;
+    let after = server.get_ok(&format!("/calendars/ZZSW/status?at={JANUARY_2ND}")).await;
     assert_eq!((&after["version"], &after["generation"]), (&before["version"], &before["generation"]));
     assert_eq!(after["state"], "closed");
 }
@@ -261,7 +261,7 @@ async fn looping_plugin_does_not_stall_calls_to_other_plugins() {
     let looping: Vec<_> = (0..3)
         .map(|_| {
             let server = server.clone();
-            tokio::spawn(async move { server.get("/calendars/ZZHOSTILE/status?at=1901-06-03T12:00:00Z").await })
+            tokio::spawn(async move { server.get("/calendars/ZZHX/status?at=1901-06-03T12:00:00Z").await })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -281,9 +281,8 @@ async fn looping_plugin_does_not_stall_calls_to_other_plugins() {
     }
     let metrics = server.metrics().await;
     assert!(
-        metrics.contains(
-            r#"tickstock_plugin_limit_hits_total{plugin="calendar/ZZHOSTILE",generation="1",failure="deadline"}"#
-        ),
+        metrics
+            .contains(r#"tickstock_plugin_limit_hits_total{plugin="calendar/ZZHX",generation="1",failure="deadline"}"#),
         "{metrics}"
     );
 }
@@ -293,8 +292,8 @@ async fn removing_a_file_removes_its_plugin() {
     let server = start(ServerSetup { files: &[("zzswap.wasm", "fixture_swap_v1.wasm")], ..Default::default() }).await;
     assert_eq!(server.zzswap_version().await, "1.0.0");
     std::fs::remove_file(server.dir().join("zzswap.wasm")).unwrap();
-    wait_until("ZZSWAP is gone", || async { server.get("/calendars/ZZSWAP/status").await.0 == 404 }).await;
-    let (_, body) = server.get("/calendars/ZZSWAP/status").await;
+    wait_until("ZZSW is gone", || async { server.get("/calendars/ZZSW/status").await.0 == 404 }).await;
+    let (_, body) = server.get("/calendars/ZZSW/status").await;
     assert!(body["error"].as_str().unwrap().contains("known exchanges: XETR"), "{body}");
 }
 
@@ -357,4 +356,75 @@ async fn calendar_answers_match_the_cli_records_and_errors_are_json() {
     let (status, body) = server.get("/calendars/XNYS/sessions?from=2024-01-01").await;
     assert_eq!((status, body["error"].as_str().unwrap()), (400, "`to` is required (YYYY-MM-DD)"));
     assert_eq!(server.get("/nowhere").await.0, 404);
+}
+
+/// Issue 11: plugins whose answers break a limit, dropped into a running server's folder,
+/// are refused in short lines while every other calendar keeps answering; a calendar that
+/// never trades goes live but its status is a bounded, typed error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_answers_dropped_in_are_refused_in_short_lines_while_other_calendars_answer() {
+    // A generous deadline: the test is about sizes, not about a busy machine's timing.
+    let limits = Limits { deadline: Duration::from_secs(5), ..Limits::default() };
+    let server = Arc::new(start(ServerSetup { limits, ..Default::default() }).await);
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
+    let hammer = {
+        let (server, stop, answered) = (server.clone(), stop.clone(), answered.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let body = server.get_ok("/calendars/XNYS/status?at=2024-06-03T15:00:00Z").await;
+                assert_eq!(body["state"], "open", "{body}");
+                answered.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+
+    let refused = [
+        ("overflow.wasm", "fixture_answer_years_overflow.wasm", "`first-year` -1 is outside 1..=9999"),
+        ("text.wasm", "fixture_answer_huge_text.wasm", "special day 0 `name` is 1048576 bytes, over the limit of 4096"),
+        ("weekend.wasm", "fixture_answer_huge_weekend.wasm", "`weekend` is 100000 entries, over the limit of 7"),
+        ("lower.wasm", "fixture_answer_lower_mic.wasm", "`mic` \"xlow\" is not a MIC"),
+        ("job.wasm", "fixture_answer_enormous_job.wasm", "over the request's 4 gaps"),
+        ("many.wasm", "fixture_answer_many_profiles.wasm", "the profile list is 10000 entries, over the limit of 256"),
+        ("collide.wasm", "fixture_answer_colliding_profile.wasm", "profile Patterns shares its dataset"),
+        ("memory.wasm", "fixture_answer_hoard_memory.wasm", "hit its memory cap"),
+    ];
+    for (name, built, _) in refused {
+        let temp = server.dir().join(format!(".{name}.tmp"));
+        std::fs::copy(guest(built), &temp).unwrap();
+        std::fs::rename(&temp, server.dir().join(name)).unwrap();
+    }
+    std::fs::copy(guest("fixture_answer_never_open.wasm"), server.dir().join(".never.wasm.tmp")).unwrap();
+    std::fs::rename(server.dir().join(".never.wasm.tmp"), server.dir().join("never.wasm")).unwrap();
+    wait_until("every hostile plugin is refused", || async {
+        server.get_ok("/plugins").await["failures"].as_array().unwrap().len() == refused.len()
+    })
+    .await;
+    wait_until("XNVR is live", || async { server.get("/calendars/XNVR/status").await.0 != 404 }).await;
+
+    let plugins = server.get_ok("/plugins").await;
+    assert!(plugins.to_string().len() < 64 * 1024, "/plugins grew to {} bytes", plugins.to_string().len());
+    let folder = server.dir().display().to_string();
+    for (name, _, expected) in refused {
+        let message = plugins["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|failure| failure["origin"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("no failure for {name}: {plugins}"))["message"]
+            .as_str()
+            .unwrap()
+            .replace(&folder, "");
+        assert!(message.contains(expected), "{name}: {message}");
+        assert!(message.chars().count() < 300, "{name}: {} chars: {message}", message.chars().count());
+    }
+
+    let (status, body) = server.get("/calendars/XNVR/status?at=2024-06-03T15:00:00Z").await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"], "XNVR: no trading in the 10 years from 2024 on; the search gives up there");
+
+    let before = answered.load(Ordering::Relaxed);
+    wait_until("XNYS keeps answering", || async { answered.load(Ordering::Relaxed) >= before + 20 }).await;
+    stop.store(true, Ordering::Relaxed);
+    hammer.await.expect("every XNYS status answered 200 open");
 }

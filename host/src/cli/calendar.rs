@@ -85,7 +85,7 @@ pub enum Format {
 
 pub fn run(options: &GlobalOptions, command: CalendarCommand) -> anyhow::Result<()> {
     if let Some(remote) = super::remote::Remote::from_options(options)? {
-        return super::remote::calendar(&remote, command);
+        return run_remote(&remote, command);
     }
     // Arguments are checked before the plugins load, so a typo fails fast.
     match command {
@@ -103,9 +103,16 @@ pub fn run(options: &GlobalOptions, command: CalendarCommand) -> anyhow::Result<
                 None => Utc::now(),
             };
             let exchanges = Exchanges::from_registry(super::open_registry(options)?);
-            let mics = if mics.is_empty() { exchanges.mics() } else { mics };
+            if mics.is_empty() {
+                // Every exchange: one that cannot answer gets an error row and the others
+                // still get theirs. MICs named on the command line fail as a whole, so a
+                // typo is an error, not a row.
+                let calendars = exchanges.mics().iter().map(|mic| (mic.clone(), exchanges.calendar(mic))).collect();
+                return status(calendars, at, format, ErrorRows::Show);
+            }
             let calendars = mics.iter().map(|mic| exchanges.calendar(mic)).collect::<anyhow::Result<Vec<_>>>()?;
-            status(&calendars, at, format)
+            let calendars = calendars.into_iter().map(|calendar| (calendar.mic().to_string(), Ok(calendar))).collect();
+            status(calendars, at, format, ErrorRows::Fail)
         }
         CalendarCommand::Holidays { mic, year, format } => {
             let calendar = Exchanges::from_registry(super::open_registry(options)?).calendar(&mic)?;
@@ -138,11 +145,42 @@ fn sessions(calendar: &Calendar, from: NaiveDate, to: NaiveDate, format: Format)
     table.print(format)
 }
 
-fn status(calendars: &[Arc<Calendar>], at: DateTime<Utc>, format: Format) -> anyhow::Result<()> {
+/// What `status` does with an exchange that cannot answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorRows {
+    /// A row with state `error` and the one-line reason.
+    Show,
+    /// The command fails with the reason.
+    Fail,
+}
+
+/// One row per exchange (see `ErrorRows` for one that cannot answer).
+fn status(
+    calendars: Vec<(String, anyhow::Result<Arc<Calendar>>)>,
+    at: DateTime<Utc>,
+    format: Format,
+    error_rows: ErrorRows,
+) -> anyhow::Result<()> {
     let mut table = Table::new(&["mic", "local_time", "state", "until", "reason"]);
-    for calendar in calendars {
-        let row = status_row(calendar, at)?;
-        table.push(vec![Some(row.mic), Some(row.local_time), Some(row.state.to_string()), row.until, row.reason]);
+    for (mic, calendar) in calendars {
+        let row = calendar.and_then(|calendar| Ok(status_row(&calendar, at)?));
+        match row {
+            Err(error) if error_rows == ErrorRows::Fail => return Err(error),
+            Ok(row) => table.push(vec![
+                Some(row.mic),
+                Some(row.local_time),
+                Some(row.state.to_string()),
+                row.until,
+                row.reason,
+            ]),
+            Err(error) => table.push(vec![
+                Some(mic),
+                None,
+                Some("error".to_string()),
+                None,
+                Some(format!("{error:#}").replace('\n', " ")),
+            ]),
+        }
     }
     table.print(format)
 }
@@ -153,8 +191,29 @@ fn holidays(calendar: &Calendar, year: i32, format: Format) -> anyhow::Result<()
     print_holidays(&rows, format)
 }
 
+/// The commands a server can answer, printed as the local ones print.
+fn run_remote(remote: &super::remote::Remote, command: CalendarCommand) -> anyhow::Result<()> {
+    match command {
+        CalendarCommand::Sessions { mic, from, to, format } => {
+            let (from, to) = (parse_date(&from, "--from")?, parse_date(&to, "--to")?);
+            if from > to {
+                bail!("--from {from} is after --to {to}");
+            }
+            print_session_rows(&remote.sessions(&mic, from, to)?, format)
+        }
+        CalendarCommand::Status { mics, at, format } => {
+            let at = at.map(|text| parse_instant(&text, "--at")).transpose()?;
+            print_status_rows(&remote.status(&mics, at)?, format)
+        }
+        CalendarCommand::Holidays { mic, year, format } => print_holidays(&remote.holidays(&mic, year)?, format),
+        CalendarCommand::Explain { .. } | CalendarCommand::Windows { .. } => {
+            bail!("this calendar command runs locally only; drop --server (or TICKSTOCK_SERVER) to run it here")
+        }
+    }
+}
+
 /// `calendar sessions` rows from a server, printed as the local command prints them.
-pub(super) fn print_session_rows(rows: &[crate::api::calendar::SessionRow], format: Format) -> anyhow::Result<()> {
+fn print_session_rows(rows: &[crate::api::calendar::SessionRow], format: Format) -> anyhow::Result<()> {
     let mut table = Table::new(&["date", "open", "close", "break_start", "break_end"]);
     for row in rows {
         let row = row.clone();
@@ -164,7 +223,7 @@ pub(super) fn print_session_rows(rows: &[crate::api::calendar::SessionRow], form
 }
 
 /// `calendar status` rows from a server, printed as the local command prints them.
-pub(super) fn print_status_rows(rows: &[crate::api::calendar::StatusRow], format: Format) -> anyhow::Result<()> {
+fn print_status_rows(rows: &[crate::api::calendar::StatusRow], format: Format) -> anyhow::Result<()> {
     let mut table = Table::new(&["mic", "local_time", "state", "until", "reason"]);
     for row in rows {
         let row = row.clone();
@@ -174,7 +233,7 @@ pub(super) fn print_status_rows(rows: &[crate::api::calendar::StatusRow], format
 }
 
 /// `calendar holidays` rows, locally computed or from a server.
-pub(super) fn print_holidays(rows: &[HolidayRow], format: Format) -> anyhow::Result<()> {
+fn print_holidays(rows: &[HolidayRow], format: Format) -> anyhow::Result<()> {
     let mut table = Table::new(&["date", "name", "kind", "certainty", "rule", "source", "observed_from"]);
     for row in rows {
         table.push(vec![
@@ -375,7 +434,9 @@ impl Table {
     }
 
     fn aligned(&self) -> String {
-        let cell_text = |cell: &Option<String>| cell.clone().unwrap_or_else(|| "-".to_string());
+        let cell_text = |cell: &Option<String>| {
+            cell.as_deref().map_or_else(|| "-".to_string(), |text| super::table::cell(text).into_owned())
+        };
         let mut widths: Vec<usize> = self.headers.iter().map(|header| header.len()).collect();
         for row in &self.rows {
             for (width, cell) in widths.iter_mut().zip(row) {

@@ -22,6 +22,7 @@ pub mod plugins_new;
 pub mod refresh;
 pub mod remote;
 pub mod serve;
+pub mod table;
 
 /// Command-line options shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]

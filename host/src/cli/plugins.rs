@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 
 use super::GlobalOptions;
-use crate::plugin::{Registry, Runtime, load};
+use crate::plugin::{Registry, Runtime, limits, load};
 
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
@@ -20,7 +20,8 @@ pub enum PluginsCommand {
     /// anew; needs TICKSTOCK_TOKEN when the server has a token.
     Reload,
     /// Load a component through every check the host makes, without installing it, and
-    /// print its identity; or a one-line reason and a non-zero exit.
+    /// print its identity and the limits its answers must keep; or a one-line reason and
+    /// a non-zero exit.
     Check {
         /// The component file (*.wasm).
         file: PathBuf,
@@ -52,14 +53,11 @@ pub enum PluginsCommand {
 pub fn run(options: &GlobalOptions, command: PluginsCommand) -> anyhow::Result<()> {
     match command {
         PluginsCommand::List { json } => match super::remote::Remote::from_options(options)? {
-            Some(remote) => super::remote::plugins_list(
-                &remote,
-                if json { super::calendar::Format::Json } else { super::calendar::Format::Table },
-            ),
+            Some(remote) => list_remote(&remote, json),
             None => list(options, json),
         },
         PluginsCommand::Reload => match super::remote::Remote::from_options(options)? {
-            Some(remote) => super::remote::plugins_reload(&remote),
+            Some(remote) => reload_remote(&remote),
             None => anyhow::bail!(
                 "plugins reload asks a running server: give --server http://127.0.0.1:7070 (or TICKSTOCK_SERVER)"
             ),
@@ -94,7 +92,61 @@ fn list(options: &GlobalOptions, json: bool) -> anyhow::Result<()> {
         .collect();
     print_table(&["KIND", "NAME", "VERSION", "SHA256", "SOURCE", "GENERATION"], &rows);
     for failure in registry.failures() {
-        println!("not loaded: {}: {}", failure.origin, failure.message);
+        // Load errors start with their origin already; saying it twice makes the line
+        // longer, not clearer.
+        if failure.message.starts_with(&failure.origin) {
+            println!("not loaded: {}", failure.message);
+        } else {
+            println!("not loaded: {}: {}", failure.origin, failure.message);
+        }
+    }
+    Ok(())
+}
+
+/// `plugins list` against a server, printed as the local command prints it.
+fn list_remote(remote: &super::remote::Remote, json: bool) -> anyhow::Result<()> {
+    let (entries, failures) = remote.plugins()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    let text = |entry: &serde_json::Value, key: &str| -> String {
+        match entry.get(key) {
+            Some(serde_json::Value::String(text)) => text.clone(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        }
+    };
+    let rows: Vec<[String; 6]> = entries
+        .iter()
+        .map(|entry| {
+            [
+                text(entry, "kind"),
+                text(entry, "name"),
+                text(entry, "version"),
+                text(entry, "sha256").chars().take(12).collect(),
+                text(entry, "source"),
+                text(entry, "generation"),
+            ]
+        })
+        .collect();
+    print_table(&["KIND", "NAME", "VERSION", "SHA256", "SOURCE", "GENERATION"], &rows);
+    for failure in &failures {
+        let (origin, message) = (text(failure, "origin"), text(failure, "message"));
+        if message.starts_with(&origin) {
+            println!("not loaded: {message}");
+        } else {
+            println!("not loaded: {origin}: {message}");
+        }
+    }
+    Ok(())
+}
+
+/// `plugins reload`: the server rescans its folder; one line per file.
+fn reload_remote(remote: &super::remote::Remote) -> anyhow::Result<()> {
+    for outcome in remote.reload()? {
+        let field = |key: &str| outcome.get(key).and_then(|value| value.as_str()).unwrap_or_default().to_string();
+        println!("{}: {} {}", field("outcome"), field("file"), field("message"));
     }
     Ok(())
 }
@@ -119,6 +171,9 @@ fn check(options: &GlobalOptions, file: &std::path::Path) -> anyhow::Result<()> 
         identity.kind.world(),
         &generation.sha256[..12]
     );
+    // The bounds the answers were checked against, so an author sees how close a plugin
+    // may grow before a bigger answer would be refused.
+    println!("{}", limits::summary(identity.kind));
     Ok(())
 }
 
@@ -218,10 +273,12 @@ fn diff(
     Ok(())
 }
 
-/// Left-aligned columns, two spaces apart.
+/// Left-aligned columns, two spaces apart; cells cut by `table::cell`.
 pub fn print_table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) {
+    let rows: Vec<Vec<std::borrow::Cow<'_, str>>> =
+        rows.iter().map(|row| row.iter().map(|cell| super::table::cell(cell)).collect()).collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
-    for row in rows {
+    for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
@@ -231,7 +288,7 @@ pub fn print_table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) {
         println!("{}", padded.join("  ").trim_end());
     };
     line(headers.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
+    for row in &rows {
+        line(row.iter().map(|cell| cell.as_ref()).collect());
     }
 }

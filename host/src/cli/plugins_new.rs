@@ -101,8 +101,8 @@ pub fn generate(kind: TemplateKind, name: &str, timezone: &str) -> anyhow::Resul
     let (prefix, template, plugin_name) = match kind {
         TemplateKind::Calendar => {
             anyhow::ensure!(
-                name.chars().all(|c| c.is_ascii_alphanumeric()),
-                "a calendar is named by its MIC (ISO 10383, e.g. XTSE): letters and digits only, not {name:?}"
+                name.len() == crate::plugin::limits::MIC_BYTES && name.chars().all(|c| c.is_ascii_alphanumeric()),
+                "a calendar is named by its MIC (ISO 10383, e.g. XTSE): four letters or digits, not {name:?}"
             );
             timezone.parse::<chrono_tz::Tz>().map_err(|_| {
                 anyhow::anyhow!("--timezone {timezone:?} is not an IANA timezone name such as America/Toronto")

@@ -1,6 +1,6 @@
-//! `--server URL`: the commands that can ask a running `tickstock serve` instead of this
-//! process (`plugins list`, `plugins reload`, `calendar status|sessions|holidays`), and
-//! print its answers in the same formats as the local commands.
+//! `--server URL`: the client the commands that can ask a running `tickstock serve` use
+//! instead of this process (`plugins list`, `plugins reload`, `calendar
+//! status|sessions|holidays`); each command prints the answers as it prints its own.
 //!
 //! The server is another process and its answers cross a boundary like any other input:
 //! the URL must be `http(s)://host[:port]` without credentials, answers are read up to
@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use super::calendar::{CalendarCommand, Format};
-use super::{GlobalOptions, calendar};
-use crate::api::calendar::{HolidayRow, SessionRow, StatusRow, parse_date, parse_instant};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::GlobalOptions;
+use crate::api::calendar::{HolidayRow, SessionRow, StatusRow, utc_text};
 use crate::api::quoted_prefix;
 
 /// Largest answer read from a server; more is an error, not an allocation.
@@ -126,92 +127,45 @@ struct CalendarEntry {
     mic: String,
 }
 
-/// `calendar ...` against a server; the commands it cannot answer say so.
-pub fn calendar(remote: &Remote, command: CalendarCommand) -> anyhow::Result<()> {
-    match command {
-        CalendarCommand::Sessions { mic, from, to, format } => {
-            let (from, to) = (parse_date(&from, "--from")?, parse_date(&to, "--to")?);
-            if from > to {
-                bail!("--from {from} is after --to {to}");
-            }
-            let path = format!("calendars/{}/sessions", path_segment(&mic)?);
-            let answer: SessionsAnswer = remote.get(&path, &[("from", from.to_string()), ("to", to.to_string())])?;
-            calendar::print_session_rows(&answer.sessions, format)
-        }
-        CalendarCommand::Status { mics, at, format } => {
-            let at = match at {
-                Some(text) => Some(parse_instant(&text, "--at")?),
-                None => None,
-            };
-            let mics = if mics.is_empty() {
-                let answer: Vec<CalendarEntry> = remote.get("calendars", &[])?;
-                answer.into_iter().map(|entry| entry.mic).collect()
-            } else {
-                mics
-            };
-            let query: Vec<(&str, String)> =
-                at.map(|at| ("at", crate::api::calendar::utc_text(at))).into_iter().collect();
-            let mut rows = Vec::new();
-            for mic in &mics {
-                rows.push(remote.get::<StatusRow>(&format!("calendars/{}/status", path_segment(mic)?), &query)?);
-            }
-            calendar::print_status_rows(&rows, format)
-        }
-        CalendarCommand::Holidays { mic, year, format } => {
-            let path = format!("calendars/{}/holidays", path_segment(&mic)?);
-            let answer: HolidaysAnswer = remote.get(&path, &[("year", year.to_string())])?;
-            calendar::print_holidays(&answer.holidays, format)
-        }
-        CalendarCommand::Explain { .. } | CalendarCommand::Windows { .. } => {
-            bail!("this calendar command runs locally only; drop --server (or TICKSTOCK_SERVER) to run it here")
-        }
+impl Remote {
+    /// `GET /calendars/{mic}/sessions`.
+    pub fn sessions(&self, mic: &str, from: NaiveDate, to: NaiveDate) -> anyhow::Result<Vec<SessionRow>> {
+        let path = format!("calendars/{}/sessions", path_segment(mic)?);
+        let answer: SessionsAnswer = self.get(&path, &[("from", from.to_string()), ("to", to.to_string())])?;
+        Ok(answer.sessions)
     }
-}
 
-/// `plugins list` against a server, printed as the local command prints it.
-pub fn plugins_list(remote: &Remote, format: Format) -> anyhow::Result<()> {
-    let answer: serde_json::Value = remote.get("plugins", &[])?;
-    let entries = answer.get("plugins").and_then(|plugins| plugins.as_array()).cloned().unwrap_or_default();
-    if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
-        return Ok(());
+    /// `GET /calendars/{mic}/status` for each MIC, or for every calendar the server has.
+    pub fn status(&self, mics: &[String], at: Option<DateTime<Utc>>) -> anyhow::Result<Vec<StatusRow>> {
+        let mics: Vec<String> = if mics.is_empty() {
+            let answer: Vec<CalendarEntry> = self.get("calendars", &[])?;
+            answer.into_iter().map(|entry| entry.mic).collect()
+        } else {
+            mics.to_vec()
+        };
+        let query: Vec<(&str, String)> = at.map(|at| ("at", utc_text(at))).into_iter().collect();
+        mics.iter().map(|mic| self.get(&format!("calendars/{}/status", path_segment(mic)?), &query)).collect()
     }
-    let text = |entry: &serde_json::Value, key: &str| -> String {
-        match entry.get(key) {
-            Some(serde_json::Value::String(text)) => text.clone(),
-            Some(other) => other.to_string(),
-            None => String::new(),
-        }
-    };
-    let rows: Vec<[String; 6]> = entries
-        .iter()
-        .map(|entry| {
-            let sha256 = text(entry, "sha256");
-            [
-                text(entry, "kind"),
-                text(entry, "name"),
-                text(entry, "version"),
-                sha256.chars().take(12).collect(),
-                text(entry, "source"),
-                text(entry, "generation"),
-            ]
-        })
-        .collect();
-    super::plugins::print_table(&["KIND", "NAME", "VERSION", "SHA256", "SOURCE", "GENERATION"], &rows);
-    for failure in answer.get("failures").and_then(|failures| failures.as_array()).into_iter().flatten() {
-        println!("not loaded: {}: {}", text(failure, "origin"), text(failure, "message"));
-    }
-    Ok(())
-}
 
-/// `plugins reload`: the server rescans its folder; one line per file.
-pub fn plugins_reload(remote: &Remote) -> anyhow::Result<()> {
-    let answer: serde_json::Value = remote.post("plugins/reload")?;
-    for outcome in answer.get("outcomes").and_then(|outcomes| outcomes.as_array()).into_iter().flatten() {
-        let field = |key: &str| outcome.get(key).and_then(|value| value.as_str()).unwrap_or_default().to_string();
-        println!("{}: {} {}", field("outcome"), field("file"), field("message"));
+    /// `GET /calendars/{mic}/holidays?year=`.
+    pub fn holidays(&self, mic: &str, year: i32) -> anyhow::Result<Vec<HolidayRow>> {
+        let path = format!("calendars/{}/holidays", path_segment(mic)?);
+        let answer: HolidaysAnswer = self.get(&path, &[("year", year.to_string())])?;
+        Ok(answer.holidays)
     }
-    Ok(())
+
+    /// `GET /plugins`: the live plugins and the failed loads, as the server serialises them.
+    pub fn plugins(&self) -> anyhow::Result<(Vec<serde_json::Value>, Vec<serde_json::Value>)> {
+        let answer: serde_json::Value = self.get("plugins", &[])?;
+        let list = |key: &str| answer.get(key).and_then(|value| value.as_array()).cloned().unwrap_or_default();
+        Ok((list("plugins"), list("failures")))
+    }
+
+    /// `POST /plugins/reload`: what happened to each file of the server's folder.
+    pub fn reload(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let answer: serde_json::Value = self.post("plugins/reload")?;
+        Ok(answer.get("outcomes").and_then(|value| value.as_array()).cloned().unwrap_or_default())
+    }
 }
 
 /// An exchange code for a URL path: letters and digits only, so nothing in it can change

@@ -61,8 +61,10 @@ pub enum LoadError {
     Calendar(#[from] CalendarError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The call error is in the message and not chained as a source, so a chain printed
+    /// with `{:#}` says the cause once.
     #[error("the batch policy failed, nothing was enqueued: {0}")]
-    Policy(#[source] CallError),
+    Policy(CallError),
     #[error(transparent)]
     Queue(#[from] QueueError),
     #[error("{0}")]

@@ -95,10 +95,8 @@ pub enum LoadError {
     BadIdentity { origin: String, reason: String },
     #[error("{origin}: refused before going live ({plugin}): {reason}")]
     Refused { origin: String, plugin: String, reason: String },
-    #[error("{origin}: refused by the load gate: {source}")]
-    Gate {
-        origin: String,
-        #[source]
-        source: CallError,
-    },
+    /// The call error is printed here, not chained as a source: a chain printed with
+    /// `{:#}` would then say the cause twice on one line.
+    #[error("{origin}: refused by the load gate: {error}")]
+    Gate { origin: String, error: CallError },
 }

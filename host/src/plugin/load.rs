@@ -14,60 +14,12 @@ use wasmtime::component::Component;
 use super::bindings::calendar_world::tickstock::plugins::types as wit_types;
 use super::bindings::{calendar_world, policy_world, profile_world};
 use super::error::{CallError, LoadError};
+pub use super::kind::PluginKind;
+use super::limits;
 use super::runtime::Runtime;
-use super::sandbox::{self, CallTarget};
+use super::sandbox::{self, CallTarget, InvalidAnswer};
 use super::state::CallState;
 use crate::calendar::Calendar;
-
-/// The three kinds of plugin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PluginKind {
-    Calendar,
-    BatchPolicy,
-    RefreshProfile,
-}
-
-impl PluginKind {
-    /// Every kind, in the order listings show them.
-    pub const ALL: [PluginKind; 3] = [PluginKind::Calendar, PluginKind::BatchPolicy, PluginKind::RefreshProfile];
-
-    /// The one table of kinds: (name, WIT world, the interface export that identifies the
-    /// world, without its version).
-    const fn names(self) -> (&'static str, &'static str, &'static str) {
-        match self {
-            PluginKind::Calendar => ("calendar", "calendar-plugin", "tickstock:plugins/calendar@"),
-            PluginKind::BatchPolicy => ("batch-policy", "batch-policy-plugin", "tickstock:plugins/batch-policy@"),
-            PluginKind::RefreshProfile => {
-                ("refresh-profile", "refresh-profile-plugin", "tickstock:plugins/refresh-profile@")
-            }
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        self.names().0
-    }
-
-    /// The WIT world a plugin of this kind implements.
-    pub fn world(self) -> &'static str {
-        self.names().1
-    }
-
-    fn interface_export(self) -> &'static str {
-        self.names().2
-    }
-
-    /// The kind named `text` (`calendar`, `batch-policy`, `refresh-profile`).
-    pub fn from_name(text: &str) -> Option<PluginKind> {
-        PluginKind::ALL.into_iter().find(|kind| kind.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for PluginKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// The identity a plugin reports from `describe`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -137,20 +89,33 @@ impl Callable {
         sandbox::call(&self.runtime, &target, |store| body(store, &self.pre))
     }
 
-    /// The `describe` export, whatever the world.
+    /// The `describe` export, whatever the world. The identity is checked against
+    /// `limits` inside the call, so an oversized or malformed one is an invalid answer of
+    /// `describe`, counted once like any other failed call.
     pub fn describe(&self) -> Result<Identity, CallError> {
-        let identity = self.call("describe", |store, pre| match pre {
-            WorldPre::Calendar(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store),
-            WorldPre::Policy(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store),
-            WorldPre::Profile(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store),
-        })?;
-        let kind = match identity.kind {
-            wit_types::PluginKind::Calendar => PluginKind::Calendar,
-            wit_types::PluginKind::BatchPolicy => PluginKind::BatchPolicy,
-            wit_types::PluginKind::RefreshProfile => PluginKind::RefreshProfile,
-        };
-        Ok(Identity { kind, name: identity.name, version: identity.version, description: identity.description })
+        self.call("describe", |store, pre| {
+            let identity = match pre {
+                WorldPre::Calendar(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store)?,
+                WorldPre::Policy(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store)?,
+                WorldPre::Profile(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store)?,
+            };
+            check_identity(&identity).map_err(InvalidAnswer::error)?;
+            let kind = match identity.kind {
+                wit_types::PluginKind::Calendar => PluginKind::Calendar,
+                wit_types::PluginKind::BatchPolicy => PluginKind::BatchPolicy,
+                wit_types::PluginKind::RefreshProfile => PluginKind::RefreshProfile,
+            };
+            Ok(Identity { kind, name: identity.name, version: identity.version, description: identity.description })
+        })
     }
+}
+
+/// Name, version and description within `limits`; the name is used in paths, URLs,
+/// metric labels and log lines, so it stays plain.
+fn check_identity(identity: &wit_types::Identity) -> Result<(), String> {
+    limits::check_plain("`name`", &identity.name, limits::NAME_BYTES, false)?;
+    limits::check_plain("`version`", &identity.version, limits::VERSION_BYTES, true)?;
+    limits::check_text("`description`", &identity.description, limits::TEXT_BYTES)
 }
 
 /// One loaded plugin: a candidate until the registry publishes it, then a generation.
@@ -233,24 +198,12 @@ pub fn prepare(runtime: &Arc<Runtime>, bytes: &[u8], source: PluginSource) -> Re
         origin: origin.clone(),
         generation: AtomicU64::new(0),
     });
-    let identity = callable.describe().map_err(|source| LoadError::Gate { origin: origin.clone(), source })?;
+    let identity = callable.describe().map_err(|error| LoadError::Gate { origin: origin.clone(), error })?;
     if identity.kind != world_kind {
         return Err(LoadError::KindMismatch { origin, declared: identity.kind.to_string(), world: world_kind.world() });
     }
-    check_name(&identity.name).map_err(|reason| LoadError::BadIdentity { origin: origin.clone(), reason })?;
     let _ = callable.label.set(format!("{}/{}", identity.kind, identity.name));
     Ok(Generation { identity, sha256, source, loaded_at: Utc::now(), callable, calendar: None })
-}
-
-/// A name is used in paths, URLs, metric labels and log lines: keep it plain.
-fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > 64 {
-        return Err(format!("name {name:?} must be 1-64 characters"));
-    }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(format!("name {name:?} may hold only ASCII letters, digits, `-` and `_`"));
-    }
-    Ok(())
 }
 
 /// The first eight bytes tell a component (layer 1) from a core module (layer 0) and

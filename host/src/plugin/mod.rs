@@ -16,6 +16,8 @@ pub mod bindings;
 pub mod builtin;
 pub mod calendar;
 pub mod error;
+pub mod kind;
+pub mod limits;
 pub mod load;
 pub mod policy;
 pub mod profile;

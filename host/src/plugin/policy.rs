@@ -6,6 +6,7 @@ use chrono::Datelike;
 use super::bindings::calendar_world::tickstock::plugins::types as wit_types;
 use super::bindings::policy_world::exports::tickstock::plugins::batch_policy as wit;
 use super::error::CallError;
+use super::limits;
 use super::load::{Callable, WorldPre};
 use super::sandbox::InvalidAnswer;
 use crate::plan::{PlanRequest, PlannedJob, Tier, Timeframe, check_plan};
@@ -23,16 +24,37 @@ pub fn plan(callable: &Callable, request: &PlanRequest) -> Result<Vec<PlannedJob
         };
         let jobs: Vec<PlannedJob> = match answer {
             Ok(jobs) => {
+                check_sizes(request, &jobs).map_err(InvalidAnswer::error)?;
                 jobs.into_iter().map(|job| PlannedJob { tier: tier_from_wit(job.tier), gaps: job.gaps }).collect()
             }
             Err(wit::PolicyError::Unsupported(reason)) => {
-                return Err(InvalidAnswer::error(format!("the policy refused: {reason}")));
+                return Err(InvalidAnswer::error(format!("the policy refused: {}", limits::excerpt(&reason))));
             }
         };
         check_plan(request, &jobs)
             .map_err(|reason| InvalidAnswer::error(format!("plan rejected by the host: {reason}")))?;
         Ok(jobs)
     })
+}
+
+/// The plan's size against the request before anything walks it: every gap is in exactly
+/// one job, so a plan has at most one job per gap and at most as many gap indices, all
+/// jobs together, as the request has gaps. A policy answering one job of a million
+/// indices is refused here in constant time per job.
+fn check_sizes(request: &PlanRequest, jobs: &[wit::Job]) -> Result<(), String> {
+    let gaps = request.gaps.len();
+    limits::check_count("the job list", jobs.len(), gaps)?;
+    let mut indices: usize = 0;
+    for (index, job) in jobs.iter().enumerate() {
+        indices = indices.saturating_add(job.gaps.len());
+        if indices > gaps {
+            return Err(format!(
+                "job {index} `gaps` brings the gap indices of jobs 0..={index} to {indices}, over the request's {gaps} gaps \
+                 (so a gap is in more than one job, or out of range)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn wit_date(date: chrono::NaiveDate) -> wit_types::Date {

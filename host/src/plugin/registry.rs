@@ -5,7 +5,7 @@
 //! gate; a failure is recorded (and shown by `list`) while the previous generation keeps
 //! serving.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -29,6 +29,9 @@ struct Slot {
     /// Generation numbers only grow, across swaps and reverts alike.
     last_number: Mutex<u64>,
 }
+
+/// The (kind, name) a failed load said it was, when it got as far as `describe`.
+type ClaimedPlugin = Option<(PluginKind, String)>;
 
 /// A load that failed, kept so that `list` and `/plugins` can show why.
 #[derive(Debug, Clone, Serialize)]
@@ -59,7 +62,7 @@ pub struct Registry {
     slots: RwLock<BTreeMap<(PluginKind, String), Arc<Slot>>>,
     /// Failed loads by origin (file path or built-in name), with the plugin they claimed
     /// to be when they got as far as `describe`.
-    failures: Mutex<BTreeMap<String, (Option<(PluginKind, String)>, LoadFailure)>>,
+    failures: Mutex<BTreeMap<String, (ClaimedPlugin, LoadFailure)>>,
     /// Serialises installs so two loads of the same plugin cannot interleave their gate
     /// and publish steps. Calls never take it.
     install_lock: Mutex<()>,
@@ -270,10 +273,11 @@ impl Registry {
     /// The kind's own checks, run on the candidate before it can go live.
     fn gate(&self, mut candidate: Generation, slot: &Slot) -> Result<Generation, LoadError> {
         let origin = candidate.source.to_string();
-        let gate_error = |source| LoadError::Gate { origin: origin.clone(), source };
+        let gate_error = |error| LoadError::Gate { origin: origin.clone(), error };
         match candidate.kind() {
             PluginKind::Calendar => {
-                let calendar = super::calendar::build_calendar(&candidate.callable).map_err(gate_error)?;
+                let (calendar, last_call_error) =
+                    super::calendar::build_calendar_recording(&candidate.callable).map_err(gate_error)?;
                 if calendar.mic() != candidate.name() {
                     return Err(LoadError::BadIdentity {
                         origin,
@@ -293,12 +297,16 @@ impl Registry {
                 years.sort_unstable();
                 years.dedup();
                 calendar.warm(years).map_err(|error| {
-                    gate_error(super::error::CallError {
+                    // A failed call is reported as the call failed (deadline, memory cap,
+                    // trap or invalid answer), once; anything else the engine refused in
+                    // the answer is the answer's fault.
+                    let recorded = last_call_error.lock().unwrap_or_else(|poison| poison.into_inner()).take();
+                    gate_error(recorded.unwrap_or_else(|| super::error::CallError {
                         plugin: candidate.callable.label().to_string(),
                         generation: 0,
                         function: "special-days",
-                        failure: super::error::CallFailure::InvalidAnswer { reason: error.to_string() },
-                    })
+                        failure: super::error::CallFailure::InvalidAnswer { reason: engine_reason(&error) },
+                    }))
                 })?;
                 candidate.calendar = Some(Arc::new(calendar));
             }
@@ -306,10 +314,48 @@ impl Registry {
                 super::policy::plan(&candidate.callable, &sample_plan_request()).map_err(gate_error)?;
             }
             PluginKind::RefreshProfile => {
-                super::profile::profiles(&candidate.callable).map_err(gate_error)?;
+                let offered = super::profile::profiles(&candidate.callable).map_err(gate_error)?;
+                self.check_profile_collisions(&candidate, &offered)?;
             }
         }
         Ok(candidate)
+    }
+
+    /// A profile's dataset is keyed by its name folded (`limits::dataset_key`), so two
+    /// live plugins offering names that fold alike would write into one dataset. The
+    /// candidate is refused when one of its profiles folds like a profile of another live
+    /// refresh-profile plugin (the one it replaces excepted). The others' profiles are
+    /// asked for now; one that fails to answer has no profiles to collide with.
+    fn check_profile_collisions(
+        &self,
+        candidate: &Generation,
+        offered: &[super::profile::Profile],
+    ) -> Result<(), LoadError> {
+        let mut taken: HashMap<String, (String, String)> = HashMap::new();
+        for name in self.names(PluginKind::RefreshProfile) {
+            if name == candidate.name() {
+                continue;
+            }
+            let Some(other) = self.get(PluginKind::RefreshProfile, &name) else { continue };
+            let Ok(profiles) = super::profile::profiles(other.callable()) else { continue };
+            for profile in profiles {
+                taken.insert(super::limits::dataset_key(&profile.name), (name.clone(), profile.name));
+            }
+        }
+        for profile in offered {
+            if let Some((plugin, existing)) = taken.get(&super::limits::dataset_key(&profile.name)) {
+                return Err(LoadError::Refused {
+                    origin: candidate.source.to_string(),
+                    plugin: format!("{}/{}", candidate.kind(), candidate.name()),
+                    reason: format!(
+                        "profile {} shares its dataset with profile {existing} of refresh-profile/{plugin} \
+                         (names are compared ignoring case and `-`/`_`); rename it",
+                        profile.name
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn publish(&self, slot: &Slot, candidate: Generation) -> Arc<Generation> {
@@ -329,10 +375,18 @@ impl Registry {
     }
 }
 
+/// The engine's refusal of a year, without the MIC prefix the gate's label repeats.
+fn engine_reason(error: &crate::calendar::CalendarError) -> String {
+    match error {
+        crate::calendar::CalendarError::Plugin { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// The plugin a failed load said it was, when the failure came after `describe`.
 fn claimed_identity(error: &LoadError) -> Option<(PluginKind, String)> {
     let plugin = match error {
-        LoadError::Gate { source, .. } => &source.plugin,
+        LoadError::Gate { error, .. } => &error.plugin,
         LoadError::Refused { plugin, .. } => plugin,
         _ => return None,
     };

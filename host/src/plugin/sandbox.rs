@@ -139,8 +139,9 @@ fn trap_message(error: &wasmtime::Error, stderr: &MemoryOutputPipe) -> String {
         Some(index) => Some(lines[index..].join(" ")),
         None => lines.last().map(|line| line.to_string()),
     };
+    // The plugin chose those words and their length: quote at most an excerpt.
     if let Some(said) = said {
-        message = format!("{message}; plugin stderr: {said}");
+        message = format!("{message}; plugin stderr: {}", super::limits::excerpt(&said));
     }
     message
 }

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use super::RefreshError;
+use crate::plugin::limits::dataset_key;
 use crate::store::{Store, StoreError};
 
 /// Where datasets go: a folder of SQLite files, or one PostgreSQL database.
@@ -24,10 +25,15 @@ pub enum Dataset {
 }
 
 impl Dataset {
-    /// The dataset of `profile_name` under `home`.
+    /// The dataset of `profile_name` under `home`. Files and schemas are named by the
+    /// folded name (`limits::dataset_key`: lower case, `-` as `_`), so names that fold
+    /// alike share one dataset on either backend, and the load gate (no two live profiles
+    /// fold alike) and `dataset_meta` (the profile recorded inside) keep them apart.
     pub fn of_profile(home: &DatasetHome, profile_name: &str) -> Dataset {
         match home {
-            DatasetHome::Folder(folder) => Dataset::SqliteFile(folder.join(format!("{profile_name}.db"))),
+            DatasetHome::Folder(folder) => {
+                Dataset::SqliteFile(folder.join(format!("{}.db", dataset_key(profile_name))))
+            }
             DatasetHome::Postgres { url } => {
                 Dataset::PostgresSchema { url: url.clone(), schema: schema_name(profile_name) }
             }
@@ -79,7 +85,7 @@ impl Dataset {
 
 /// `dev_<profile>`: profile names allow `-` and upper case, schema names neither.
 pub fn schema_name(profile_name: &str) -> String {
-    format!("dev_{}", profile_name.to_ascii_lowercase().replace('-', "_"))
+    format!("dev_{}", dataset_key(profile_name))
 }
 
 impl From<StoreError> for RefreshError {
@@ -98,7 +104,7 @@ mod tests {
     fn each_profile_gets_its_own_file_or_schema() {
         let folder = DatasetHome::Folder(PathBuf::from("data"));
         assert!(
-            matches!(Dataset::of_profile(&folder, "patterns"), Dataset::SqliteFile(path) if path == Path::new("data/patterns.db"))
+            matches!(Dataset::of_profile(&folder, "Ui-Testing"), Dataset::SqliteFile(path) if path == Path::new("data/ui_testing.db"))
         );
         let postgres = DatasetHome::Postgres { url: "postgres://localhost/dev".into() };
         assert!(

@@ -67,6 +67,10 @@ pub enum RefreshError {
     DataFolder { path: std::path::PathBuf, source: std::io::Error },
     #[error("cannot delete {} for --full: {source}", path.display())]
     Discard { path: std::path::PathBuf, source: std::io::Error },
+    #[error(
+        "{location} holds the dataset of profile {recorded}, not of {profile}; refusing to write into or drop it (rename the profile)"
+    )]
+    DatasetOfAnotherProfile { profile: String, recorded: String, location: String },
     #[error(transparent)]
     Store(StoreError),
     #[error(transparent)]
@@ -348,13 +352,35 @@ pub async fn refresh(
     options: RefreshOptions,
     shutdown: watch::Receiver<bool>,
 ) -> Result<RefreshReport, RefreshError> {
-    if options.full {
-        dataset.discard().await?;
+    // The dataset's own record says whose it is: a profile whose name only folds like
+    // another's (`Patterns`, `patterns`) must neither write into nor drop its data.
+    let mut store = dataset.open().await?;
+    if let Err(error) = check_owner(&store, &target.entry.profile.name).await {
+        store.close().await;
+        return Err(error);
     }
-    let store = dataset.open().await?;
+    if options.full {
+        store.close().await;
+        dataset.discard().await?;
+        store = dataset.open().await?;
+    }
     let outcome = refresh_store(registry, target, &store, provider, &options, shutdown).await;
     store.close().await;
     outcome
+}
+
+/// Refuses a dataset recorded (`dataset_meta`) under a profile other than `profile`. A
+/// dataset without a record is new, or was never completed by anyone: it is free.
+async fn check_owner(store: &Store, profile: &str) -> Result<(), RefreshError> {
+    let meta = store.dataset_meta().await?;
+    match meta.get("profile") {
+        Some(recorded) if recorded != profile => Err(RefreshError::DatasetOfAnotherProfile {
+            profile: profile.to_string(),
+            recorded: crate::plugin::limits::excerpt(recorded),
+            location: store.location().to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 async fn refresh_store(

@@ -44,7 +44,10 @@ impl ApiError {
                 CalendarError::FromAfterTo { .. } => StatusCode::BAD_REQUEST,
                 // The plugin behind the calendar failed: an upstream failure, not ours and
                 // not the caller's.
-                CalendarError::Plugin { .. } | CalendarError::InvalidSpec { .. } => StatusCode::BAD_GATEWAY,
+                // So is a calendar that never trades (the search gave up).
+                CalendarError::Plugin { .. }
+                | CalendarError::InvalidSpec { .. }
+                | CalendarError::NoSessionWithin { .. } => StatusCode::BAD_GATEWAY,
             },
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Watch(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

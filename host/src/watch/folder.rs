@@ -186,7 +186,7 @@ impl PluginFolder {
             }
             Err(error) => {
                 let claimed = match &error {
-                    LoadError::Gate { source, .. } => Some(source.plugin.as_str()),
+                    LoadError::Gate { error, .. } => Some(error.plugin.as_str()),
                     LoadError::Refused { plugin, .. } => Some(plugin.as_str()),
                     _ => None,
                 };

@@ -55,7 +55,7 @@ pub fn is_plugin_file_name(name: &str) -> bool {
 
 /// A registry with the built-in plugins, then `plugins_dir`'s files on top, read by the
 /// same rules as `serve`'s watcher (editor temp files and dotfiles skipped, `pins.txt`
-/// enforced). A file that fails to load is logged (a warning) and skipped; the built-in of
+/// enforced). A file that fails to load is reported on stderr and skipped; the built-in of
 /// the same name (if any) keeps serving. What every command line works with.
 pub fn open_registry(plugins_dir: Option<&Path>, runtime: RuntimeOptions) -> anyhow::Result<Arc<Registry>> {
     use anyhow::Context as _;
@@ -64,8 +64,9 @@ pub fn open_registry(plugins_dir: Option<&Path>, runtime: RuntimeOptions) -> any
     if let Some(dir) = plugins_dir {
         let folder = PluginFolder::new(dir, registry.clone(), Arc::new(Metrics::new()))?;
         for outcome in folder.rescan()? {
-            if let FileOutcome::Failed { file, message, serving } = outcome {
-                tracing::warn!(%file, "plugin file refused; {serving}: {message}");
+            // A command line's warning, not a log line: the user asked for this folder.
+            if let FileOutcome::Failed { message, .. } = outcome {
+                eprintln!("warning: {message}");
             }
         }
     }

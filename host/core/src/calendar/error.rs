@@ -20,6 +20,12 @@ pub enum CalendarError {
     #[error("{mic}: invalid calendar spec: {reason}")]
     InvalidSpec { mic: String, reason: String },
 
+    /// A search for the next open or close found none in `years` years from `from_year`
+    /// on (a calendar that never trades): it gives up rather than ask the plugin for every
+    /// year it covers.
+    #[error("{mic}: no trading in the {years} years from {from_year} on; the search gives up there")]
+    NoSessionWithin { mic: String, from_year: i32, years: usize },
+
     /// A range query whose start lies after its end.
     #[error("the range starts at {from}, after its end at {to}")]
     FromAfterTo { from: String, to: String },

@@ -53,9 +53,19 @@ use year::{DayState, YearSchedule, build_year, hours_on, local_to_utc, utc_from_
 /// most once per year per `Calendar`.
 pub type YearLoader = Box<dyn Fn(i32) -> Result<Vec<SpecialDay>, CalendarError> + Send + Sync>;
 
-/// The widest year range a spec may declare; it bounds the per-calendar tables, which are
-/// allocated up front.
-const MAX_YEAR_SPAN: i32 = 1000;
+/// The widest year range a spec may declare (`last_year - first_year`); it bounds the
+/// per-calendar tables, which are allocated up front.
+pub const MAX_YEAR_SPAN: i32 = 200;
+
+/// Years a spec may name at all: chrono dates hold them, and `last_year + 1` cannot
+/// overflow.
+pub const YEAR_RANGE: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// How many years a search for the next open or close looks through before it gives up
+/// with `CalendarError::NoSessionWithin`. A real exchange trades every year; a calendar
+/// that answers every year with no session would otherwise be searched to its last year,
+/// one plugin call per year. Ten years bound one query to ten calls into the plugin.
+pub const SEARCH_HORIZON_YEARS: usize = 10;
 
 /// One exchange's calendar under one plugin generation.
 pub struct Calendar {
@@ -333,11 +343,19 @@ impl Calendar {
             let index = self.year_index_at(instant)?;
             (index, self.schedule(index)?.locate(instant).1)
         };
+        let first_index = index;
         loop {
             let schedule = self.schedule(index)?;
             let position = if at_or_before % 2 == wanted_parity { at_or_before } else { at_or_before + 1 };
             if let Some(&boundary) = schedule.boundaries.get(position) {
                 return Ok((boundary < limit).then(|| (boundary, schedule.boundary_instants[position])));
+            }
+            if index - first_index + 1 >= SEARCH_HORIZON_YEARS {
+                return Err(CalendarError::NoSessionWithin {
+                    mic: self.spec.mic.clone(),
+                    from_year: self.spec.first_year + first_index as i32,
+                    years: SEARCH_HORIZON_YEARS,
+                });
             }
             index += 1;
             at_or_before = 0;
@@ -424,19 +442,27 @@ fn validate_spec(spec: &CalendarSpec) -> Result<(), CalendarError> {
     if spec.mic.trim().is_empty() {
         return invalid("the MIC is empty".into());
     }
+    for year in [spec.first_year, spec.last_year] {
+        if !YEAR_RANGE.contains(&year) {
+            return invalid(format!("year {year} is outside {}..={}", YEAR_RANGE.start(), YEAR_RANGE.end()));
+        }
+    }
     if spec.first_year > spec.last_year {
         return invalid(format!("first year {} is after last year {}", spec.first_year, spec.last_year));
     }
-    if spec.last_year - spec.first_year >= MAX_YEAR_SPAN {
+    // Checked: `-1..=i32::MAX` must not wrap into a small span.
+    if spec.last_year.checked_sub(spec.first_year).is_none_or(|span| span > MAX_YEAR_SPAN) {
         return invalid(format!("years {}..={} span more than {MAX_YEAR_SPAN} years", spec.first_year, spec.last_year));
     }
     if spec.first_session.year() > spec.last_year {
         return invalid(format!("first session {} is after the last year {}", spec.first_session, spec.last_year));
     }
-    let mut weekend = spec.weekend.clone();
-    weekend.sort_by_key(|day| day.num_days_from_monday());
-    weekend.dedup();
-    if weekend.len() >= 7 {
+    // A 7-bit set, read before anything walks the list: a week has seven days.
+    if spec.weekend.len() > 7 {
+        return invalid(format!("the weekend lists {} days; a week has 7", spec.weekend.len()));
+    }
+    let weekend_days = spec.weekend_days();
+    if weekend_days == 0b111_1111 {
         return invalid("every day of the week is a weekend day".into());
     }
     let Some(first_hours) = spec.hours.first() else {

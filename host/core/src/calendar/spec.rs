@@ -26,6 +26,19 @@ pub struct CalendarSpec {
     pub hours: Vec<RegularHours>,
 }
 
+impl CalendarSpec {
+    /// The weekend as a 7-bit set, bit `n` for `n` days from Monday: one lookup per day
+    /// however the plugin listed the days.
+    pub fn weekend_days(&self) -> u8 {
+        self.weekend.iter().fold(0u8, |days, day| days | 1 << day.num_days_from_monday())
+    }
+
+    /// Whether `day` is a weekend day.
+    pub fn is_weekend(&self, weekend_days: u8, day: Weekday) -> bool {
+        weekend_days & (1 << day.num_days_from_monday()) != 0
+    }
+}
+
 /// Regular hours in force from `effective_from` until the next entry's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RegularHours {

@@ -511,6 +511,32 @@ fn plugin_failures_and_contract_breaches_are_plugin_errors() {
     assert!(matches!(failing.next_open(utc("2024-03-11T14:00:00Z")), Err(CalendarError::Plugin { .. })));
 }
 
+/// Issue 11: a calendar that answers every year with every weekday closed must not be
+/// searched to its last year.
+#[test]
+fn searches_give_up_after_ten_years_without_a_session() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let loader_calls = calls.clone();
+    let never_open: YearLoader = Box::new(move |year| {
+        loader_calls.fetch_add(1, Ordering::SeqCst);
+        let days = NaiveDate::from_ymd_opt(year, 1, 1).unwrap().iter_days().take_while(|day| day.year() == year);
+        Ok(days
+            .filter(|day| !matches!(day.weekday(), Weekday::Sat | Weekday::Sun))
+            .map(|day| SpecialDay { date: day, ..special(&("2000-01-03", "Closed", DayKind::Closed)) })
+            .collect())
+    });
+    let mut never = spec("XNVR", chrono_tz::UTC, "2000-01-03", vec![hours("2000-01-01", "09:00", "17:00", None)]);
+    never.last_year = 2100;
+    let calendar = Calendar::new(never, never_open).unwrap();
+    let gave_up = CalendarError::NoSessionWithin { mic: "XNVR".into(), from_year: 2024, years: SEARCH_HORIZON_YEARS };
+    assert_eq!(calendar.next_open(utc("2024-06-03T12:00:00Z")), Err(gave_up.clone()));
+    assert_eq!(calendar.next_close(utc("2024-06-03T12:00:00Z")), Err(gave_up.clone()));
+    assert_eq!(calendar.status(utc("2024-06-03T12:00:00Z")), Err(gave_up));
+    assert_eq!(calls.load(Ordering::SeqCst), SEARCH_HORIZON_YEARS, "years asked of the loader");
+    // A real calendar's search ends within a year, long before the horizon.
+    assert!(new_york().next_open(utc("2024-12-31T22:00:00Z")).is_ok());
+}
+
 #[test]
 fn invalid_specs_are_rejected_with_the_reason() {
     let base =
@@ -540,6 +566,22 @@ fn invalid_specs_are_rejected_with_the_reason() {
             "every day of the week",
         ),
         (|spec| spec.mic = " ".into(), "MIC is empty"),
+        // Issue 11: `last_year - first_year` must not wrap into a small span.
+        (
+            |spec| {
+                spec.first_year = -1;
+                spec.last_year = i32::MAX;
+            },
+            "is outside 1..=9999",
+        ),
+        (
+            |spec| {
+                spec.first_year = 1;
+                spec.last_year = 9999;
+            },
+            "span more than 200 years",
+        ),
+        (|spec| spec.weekend = vec![Weekday::Sat; 8], "the weekend lists 8 days"),
     ];
     for (mutate, expected) in cases {
         let mut spec = base();

@@ -222,6 +222,7 @@ pub(crate) fn build_year(
     let mut boundaries = Vec::with_capacity(day_count * 2);
     let mut interval_ends_in_break = Vec::with_capacity(day_count);
     let mut next_special = 0usize;
+    let weekend_days = spec.weekend_days();
 
     for date in first_day.iter_days().take(day_count) {
         day_starts.push(to_utc(date, NaiveTime::MIN)?);
@@ -236,7 +237,7 @@ pub(crate) fn build_year(
             days.push(DayState::BeforeFirstSession);
             continue;
         }
-        if spec.weekend.contains(&date.weekday()) {
+        if spec.is_weekend(weekend_days, date.weekday()) {
             days.push(DayState::Weekend);
             continue;
         }
@@ -304,20 +305,23 @@ pub(crate) fn build_year(
 /// The plugin contract for `special-days(year)`: every entry in the year, ordered by date,
 /// at most one per date, none on a weekend. The plugin runtime may check this too; the
 /// engine checks again because it indexes by these assumptions.
+/// Names stay out of the errors: they are the plugin's text, and an error is one short
+/// line.
 fn check_special_days(spec: &CalendarSpec, year: i32, special_days: &[SpecialDay]) -> Result<(), String> {
+    let weekend_days = spec.weekend_days();
     let mut previous: Option<NaiveDate> = None;
     for special in special_days {
         if special.date.year() != year {
-            return Err(format!("special day {} ({}) was returned for year {year}", special.date, special.name));
+            return Err(format!("special day {} was returned for year {year}", special.date));
         }
         if previous.is_some_and(|previous| previous >= special.date) {
             return Err(format!(
-                "special days for {year} are not ordered by date with one per date (at {} {})",
-                special.date, special.name
+                "special days for {year} are not ordered by date with one per date (at {})",
+                special.date
             ));
         }
-        if spec.weekend.contains(&special.date.weekday()) {
-            return Err(format!("special day {} ({}) falls on a weekend", special.date, special.name));
+        if spec.is_weekend(weekend_days, special.date.weekday()) {
+            return Err(format!("special day {} falls on a weekend", special.date));
         }
         previous = Some(special.date);
     }
