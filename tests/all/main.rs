@@ -2,6 +2,7 @@
 //! part of tickstock against real boundaries (wasm components built from this repository,
 //! SQLite files, the local PostgreSQL and Redis, the `tickstock` binary).
 
+mod bench;
 mod calendar_cli;
 mod calendar_facts;
 mod calendar_swap;
