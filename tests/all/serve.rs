@@ -46,17 +46,12 @@ impl Drop for TestServer {
     }
 }
 
+#[derive(Default)]
 struct ServerSetup<'a> {
     /// (name in the folder, built guest) pairs present before the server starts.
     files: &'a [(&'a str, &'a str)],
     limits: Limits,
     token: Option<&'a str>,
-}
-
-impl Default for ServerSetup<'_> {
-    fn default() -> Self {
-        ServerSetup { files: &[], limits: Limits::default(), token: None }
-    }
 }
 
 async fn start(setup: ServerSetup<'_>) -> TestServer {

@@ -505,8 +505,8 @@ fn run_and_kill_crash_child(location: &str, schema: Option<&str>) -> Vec<usize> 
     let mut committed = Vec::new();
     let mut job_started_at = std::time::Instant::now();
     let mut last_job_duration = Duration::ZERO;
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    while let Some(line) = lines.next() {
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines {
         let line = line.unwrap();
         // The first announcement shares its line with libtest's "test ... " prefix.
         if line.contains("writing ") {
