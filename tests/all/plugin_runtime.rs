@@ -104,6 +104,19 @@ fn plugin_output_is_not_an_error() {
     assert!(matches!(special_days(generation.callable(), 1905), Ok(SpecialDaysAnswer::Days(_))));
 }
 
+/// `Limits.output_bytes` caps what one call may write: year 1905 prints a 32-byte line to
+/// stdout and another to stderr, answered in full under the default cap (above) and a
+/// trap under a 16-byte cap, after which the plugin still answers.
+#[test]
+fn plugin_output_over_the_cap_is_a_trap() {
+    let registry =
+        registry_with(Limits { deadline: Duration::from_millis(500), output_bytes: 16, ..Limits::default() });
+    registry.load_file(&guest("fixture_hostile_calendar.wasm")).expect("the hostile fixture loads");
+    let (failure, _) = failure_for_year(&registry, 1905);
+    assert!(matches!(failure, CallFailure::Trap { .. }), "{failure:?}");
+    still_answers(&registry);
+}
+
 #[test]
 fn builtins_all_load_with_their_identity() {
     let registry = Registry::with_builtins(Runtime::new(RuntimeOptions::default()).unwrap()).expect("built-ins load");
@@ -214,7 +227,7 @@ fn swaps_under_load_fail_no_call_and_answer_from_the_generation_called() {
 #[test]
 fn an_invalid_answer_is_reported_to_the_call_observer_once_as_that_call() {
     let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
-    let seen: Arc<std::sync::Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<(String, Option<String>)>::new()));
     let recorder = seen.clone();
     runtime
         .observe_calls(Box::new(move |call| {
