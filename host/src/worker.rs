@@ -14,11 +14,13 @@
 //! with idempotent upserts, makes a re-delivered job harmless.
 
 use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -70,12 +72,52 @@ impl Default for WorkerOptions {
 }
 
 /// Being kind to a provider while markets trade.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct Throttle {
     /// At most this many jobs per exchange run while that exchange is open.
     pub max_jobs_while_open: Option<usize>,
     /// Hold every job until its exchanges are all closed.
     pub only_when_closed: bool,
+    /// Whose time "open" and "closed" are judged by: the system clock but in tests.
+    pub clock: Arc<dyn MarketClock>,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle { max_jobs_while_open: None, only_when_closed: false, clock: Arc::new(SystemClock) }
+    }
+}
+
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Throttle")
+            .field("max_jobs_while_open", &self.max_jobs_while_open)
+            .field("only_when_closed", &self.only_when_closed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the market-aware throttle reads the time and waits for a close. A seam for
+/// tests: they pass a clock set to chosen market hours (and whose `sleep` moves it on)
+/// rather than waiting for real ones; production uses `SystemClock`.
+pub trait MarketClock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+    /// Waits `duration` of this clock's time.
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+/// The system clock and tokio's timer.
+pub struct SystemClock;
+
+impl MarketClock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(tokio::time::sleep(duration))
+    }
 }
 
 /// Counters of one worker process, readable while it runs (progress, metrics, reports).
@@ -597,7 +639,7 @@ impl ExchangeThrottle {
             let Some(calendar) = registry.calendar(mic) else { continue };
             if self.options.only_when_closed {
                 loop {
-                    let now = Utc::now();
+                    let now = self.options.clock.now();
                     match calendar.is_open(now) {
                         Ok(false) | Err(_) => break,
                         Ok(true) => {
@@ -608,13 +650,13 @@ impl ExchangeThrottle {
                                 wait_s = wait.as_secs(),
                                 "holding the job until the exchange closes"
                             );
-                            tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
+                            self.options.clock.sleep(wait.max(Duration::from_millis(10))).await;
                         }
                     }
                 }
             }
             if let Some(limit) = self.options.max_jobs_while_open
-                && calendar.is_open(Utc::now()).unwrap_or(false)
+                && calendar.is_open(self.options.clock.now()).unwrap_or(false)
             {
                 let semaphore = self
                     .open_limits

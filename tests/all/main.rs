@@ -18,3 +18,4 @@ mod refresh;
 mod serve;
 mod store;
 mod support;
+mod worker;

@@ -312,7 +312,11 @@ impl WorkArgs {
             memory_budget_bytes: self.memory_budget_mib.max(1) * 1024 * 1024,
             breaker_threshold: self.breaker_threshold,
             breaker_cooldown: Duration::from_secs(self.breaker_cooldown_secs),
-            throttle: Throttle { max_jobs_while_open: self.max_jobs_while_open, only_when_closed: self.when_closed },
+            throttle: Throttle {
+                max_jobs_while_open: self.max_jobs_while_open,
+                only_when_closed: self.when_closed,
+                ..Throttle::default()
+            },
             exit_when_idle,
             keep_alive_every: (claim_idle / 3).max(Duration::from_millis(100)),
             ..WorkerOptions::default()
