@@ -232,6 +232,38 @@ fn spawn_worker(scratch: &Scratch, redis: &str, prefix: &str, db: &str, latency_
         .expect("spawn worker")
 }
 
+/// Polls `condition` until it holds; fails the test after 60 s rather than hanging. The
+/// deadline only guards against a hang: nothing here is a timing claim.
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while !condition() {
+        assert!(Instant::now() < give_up, "gave up waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Reads a child's stderr on a thread (so a chatty child never blocks on a full pipe) into
+/// a buffer the test can watch.
+fn capture_stderr(child: &mut Child) -> Arc<Mutex<String>> {
+    use std::io::BufRead as _;
+    let captured = Arc::new(Mutex::new(String::new()));
+    let stderr = child.stderr.take().expect("stderr piped");
+    let sink = captured.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let mut sink = sink.lock().unwrap();
+            sink.push_str(&line);
+            sink.push('\n');
+        }
+    });
+    captured
+}
+
+fn in_flight(status: &Value) -> u64 {
+    status["tiers"].as_array().unwrap().iter().map(|t| t["in_flight"].as_u64().unwrap()).sum()
+}
+
 fn wait_with_deadline(child: &mut Child, deadline: Duration) -> std::process::ExitStatus {
     let started = Instant::now();
     loop {
@@ -272,17 +304,24 @@ fn a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing() {
     ]);
     assert_eq!(submitted["plan"]["jobs"], 30);
 
+    // The first worker runs alone until it has committed jobs and holds more in flight;
+    // then it is killed, before the second starts, so the jobs it held can only be finished
+    // by the survivor reclaiming them.
     let mut doomed = spawn_worker(&scratch, &redis, &prefix, &database.url, "400");
-    let mut survivor = spawn_worker(&scratch, &redis, &prefix, &database.url, "400");
-    // Let both take jobs, then kill one while it holds jobs in flight.
-    std::thread::sleep(Duration::from_millis(1500));
-    let status_before_kill = jobs_status(&scratch, &redis, &prefix);
-    assert!(backlog(&status_before_kill) > 0, "the kill must come mid-run: {status_before_kill}");
+    let _doomed_log = capture_stderr(&mut doomed);
+    wait_until("the first worker has committed a job and holds others", || {
+        rows(&database).0 > 0 && in_flight(&jobs_status(&scratch, &redis, &prefix)) > 0
+    });
     unsafe {
         libc::kill(doomed.id() as i32, libc::SIGKILL);
     }
     let _ = doomed.wait();
+    let orphaned = jobs_status(&scratch, &redis, &prefix);
+    assert!(in_flight(&orphaned) > 0, "the killed worker must leave jobs in flight: {orphaned}");
+    assert!(rows(&database).0 < 60 * (251 + 250), "the kill must come mid-run");
 
+    let mut survivor = spawn_worker(&scratch, &redis, &prefix, &database.url, "400");
+    let _survivor_log = capture_stderr(&mut survivor);
     let status = wait_with_deadline(&mut survivor, Duration::from_secs(120));
     assert!(status.success(), "the surviving worker failed");
     let (total, distinct) = rows(&database);
@@ -374,9 +413,13 @@ fn a_redis_restart_mid_run_still_completes_the_load_exactly() {
     ]);
     assert_eq!(submitted["plan"]["jobs"], 20);
     let mut worker = spawn_worker(&scratch, &redis.url(), &prefix, &database.url, "300");
-    std::thread::sleep(Duration::from_millis(1200));
+    let worker_log = capture_stderr(&mut worker);
+    // Restart Redis once the worker has committed a job, and only after the worker has
+    // run into the outage, so the run cannot pass without surviving it.
+    wait_until("the worker has committed a job", || rows(&database).0 > 0);
     redis.kill();
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until("the worker has seen Redis go away", || worker_log.lock().unwrap().contains("queue unavailable"));
+    assert!(rows(&database).0 < 40 * 250, "the restart must come mid-run");
     redis.spawn();
     let status = wait_with_deadline(&mut worker, Duration::from_secs(120));
     assert!(status.success(), "the worker did not survive the restart");
