@@ -242,14 +242,31 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-/// Reads a child's stderr on a thread (so a chatty child never blocks on a full pipe) into
-/// a buffer the test can watch.
-fn capture_stderr(child: &mut Child) -> Arc<Mutex<String>> {
+/// A child's stderr, read on a thread (so a chatty child never blocks on a full pipe)
+/// into a buffer the test can watch while the child runs.
+struct CapturedStderr {
+    text: Arc<Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl CapturedStderr {
+    fn contains(&self, fragment: &str) -> bool {
+        self.text.lock().unwrap().contains(fragment)
+    }
+
+    /// Everything the child wrote, once it has closed its stderr (exited).
+    fn finish(self) -> String {
+        self.reader.join().expect("the stderr reader does not panic");
+        Arc::try_unwrap(self.text).expect("the reader is done").into_inner().unwrap()
+    }
+}
+
+fn capture_stderr(child: &mut Child) -> CapturedStderr {
     use std::io::BufRead as _;
-    let captured = Arc::new(Mutex::new(String::new()));
+    let text = Arc::new(Mutex::new(String::new()));
     let stderr = child.stderr.take().expect("stderr piped");
-    let sink = captured.clone();
-    std::thread::spawn(move || {
+    let sink = text.clone();
+    let reader = std::thread::spawn(move || {
         for line in std::io::BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
             let mut sink = sink.lock().unwrap();
@@ -257,7 +274,7 @@ fn capture_stderr(child: &mut Child) -> Arc<Mutex<String>> {
             sink.push('\n');
         }
     });
-    captured
+    CapturedStderr { text, reader }
 }
 
 fn in_flight(status: &Value) -> u64 {
@@ -418,7 +435,7 @@ fn a_redis_restart_mid_run_still_completes_the_load_exactly() {
     // run into the outage, so the run cannot pass without surviving it.
     wait_until("the worker has committed a job", || rows(&database).0 > 0);
     redis.kill();
-    wait_until("the worker has seen Redis go away", || worker_log.lock().unwrap().contains("queue unavailable"));
+    wait_until("the worker has seen Redis go away", || worker_log.contains("queue unavailable"));
     assert!(rows(&database).0 < 40 * 250, "the restart must come mid-run");
     redis.spawn();
     let status = wait_with_deadline(&mut worker, Duration::from_secs(120));
@@ -571,4 +588,43 @@ fn saturated_tiers_complete_in_proportion_to_their_weights() {
         let expected = window.len() as f64 * weight / 18.0;
         assert!((served - expected).abs() <= expected * 0.10 + 1.0, "{prefix}: {served} served, {expected} expected");
     }
+}
+
+/// `--tier-cap` on the command line: a malformed or zero cap is a one-line error before
+/// anything is planned (a cap of 0 would leave the tier's jobs queued and the load waiting
+/// forever), and a valid cap loads normally. What a cap does to dispatch is tested in
+/// tests/all/worker.rs.
+#[test]
+fn tier_cap_is_checked_on_the_command_line() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let common = ["load", "--db", &db, "--symbols", "3", "--from", "2023-01-01", "--to", "2023-01-31", "--tier", "low"];
+    for (cap, expected) in [
+        ("low=0", "a cap of 0 would never run the tier's jobs"),
+        ("low", "expected TIER=N"),
+        ("slow=1", "unknown tier"),
+        ("low=many", "is not a number"),
+    ] {
+        let mut child = scratch
+            .command()
+            .args(common)
+            .args(["--progress", "none", "--tier-cap", cap])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = capture_stderr(&mut child);
+        let status = wait_with_deadline(&mut child, Duration::from_secs(60));
+        let stderr = stderr.finish();
+        assert!(!status.success(), "--tier-cap {cap} was accepted");
+        assert!(stderr.contains(expected) && stderr.trim().lines().count() == 1, "--tier-cap {cap}: {stderr}");
+    }
+    assert_eq!(count_sqlite_rows(&db), 0, "nothing was loaded under a refused cap");
+
+    let mut args = common.to_vec();
+    args.extend(["--tier-cap", "low=1,normal=2"]);
+    let report = scratch.load(&args[1..]);
+    // NYSE had 20 sessions in January 2023.
+    assert_eq!(report["rows_written"], 3 * 20);
+    assert_eq!(report["complete"], true);
 }

@@ -324,13 +324,16 @@ impl WorkArgs {
         for cap in &self.tier_cap {
             let (tier, limit) =
                 cap.split_once('=').with_context(|| format!("--tier-cap {cap:?}: expected TIER=N, e.g. low=1"))?;
-            let tier: Tier = tier
-                .trim()
-                .to_ascii_lowercase()
-                .parse()
-                .map_err(|_| anyhow::anyhow!("--tier-cap {cap:?}: unknown tier {tier:?}"))?;
+            let tier: Tier = tier.trim().to_ascii_lowercase().parse().map_err(|_| {
+                anyhow::anyhow!("--tier-cap {cap:?}: unknown tier {tier:?}; use critical, high, normal or low")
+            })?;
             let limit: usize =
                 limit.trim().parse().with_context(|| format!("--tier-cap {cap:?}: {limit:?} is not a number"))?;
+            // A cap of 0 would leave the tier's jobs queued forever and the load waiting on them.
+            anyhow::ensure!(
+                limit >= 1,
+                "--tier-cap {cap:?}: a cap of 0 would never run the tier's jobs; use 1 or more"
+            );
             options.tier_caps.insert(tier, limit);
         }
         Ok(options)
