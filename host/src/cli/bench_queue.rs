@@ -267,7 +267,11 @@ fn run_redis_benchmark(url: &str, job_bytes: usize, requests: usize) -> anyhow::
             .map(|field| field.parse().unwrap_or(f64::NAN))
             .collect();
         // rps, avg, min, p50, p95, p99, max
-        anyhow::ensure!(fields.len() == 7, "unexpected redis-benchmark output: {stdout}");
+        anyhow::ensure!(
+            fields.len() == 7,
+            "unexpected redis-benchmark output (is it Redis 7's? --csv must end with rps,avg,min,p50,p95,p99,max): {:.200}",
+            stdout.trim()
+        );
         figures.push(RedisBenchmarkFigure {
             command: format!(
                 "redis-benchmark -c {clients} -P {pipeline} -n {requests} XADD <key> * f <{job_bytes} bytes>"
