@@ -548,8 +548,10 @@ fn saturated_tiers_complete_in_proportion_to_their_weights() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
     let registry = std::sync::Arc::new(
-        tickstock::plugin::Registry::with_builtins(tickstock::plugin::Runtime::new(Default::default()).unwrap())
-            .unwrap(),
+        tickstock::plugin::Registry::with_builtins(
+            tickstock::plugin::Runtime::new(crate::support::patient_runtime_options()).unwrap(),
+        )
+        .unwrap(),
     );
     runtime.block_on(async {
         let store = tickstock::store::Store::open(&scratch.db()).await.unwrap();

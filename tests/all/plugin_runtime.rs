@@ -12,6 +12,10 @@ use tickstock::plugin::{CallFailure, Limits, LoadError, PluginKind, PluginSource
 
 use crate::support::guest;
 
+/// The deadline of tests whose plugin fails in another way (or not at all): long enough
+/// that a loaded machine never turns their failure into a deadline.
+const PATIENT: Duration = Duration::from_secs(10);
+
 fn registry_with(limits: Limits) -> Registry {
     Registry::new(Runtime::new(RuntimeOptions { limits, cache_dir: None }).expect("runtime"))
 }
@@ -80,7 +84,7 @@ fn hoarding_plugin_hits_its_memory_cap() {
 
 #[test]
 fn panicking_plugin_is_a_trap() {
-    let registry = hostile_registry(Duration::from_millis(500));
+    let registry = hostile_registry(PATIENT);
     let failure = failure_for_year(&registry, 1903);
     assert!(matches!(failure, CallFailure::Trap { .. }), "{failure:?}");
     still_answers(&registry);
@@ -88,7 +92,7 @@ fn panicking_plugin_is_a_trap() {
 
 #[test]
 fn nonsense_answer_is_an_invalid_answer() {
-    let registry = hostile_registry(Duration::from_millis(500));
+    let registry = hostile_registry(PATIENT);
     let failure = failure_for_year(&registry, 1904);
     match failure {
         CallFailure::InvalidAnswer { reason } => assert!(reason.contains("is not a date"), "{reason}"),
@@ -99,7 +103,7 @@ fn nonsense_answer_is_an_invalid_answer() {
 
 #[test]
 fn plugin_output_is_not_an_error() {
-    let registry = hostile_registry(Duration::from_millis(500));
+    let registry = hostile_registry(PATIENT);
     let generation = registry.get(PluginKind::Calendar, "ZZHOSTILE").unwrap();
     assert!(matches!(special_days(generation.callable(), 1905), Ok(SpecialDaysAnswer::Days(_))));
 }
@@ -109,8 +113,7 @@ fn plugin_output_is_not_an_error() {
 /// trap under a 16-byte cap, after which the plugin still answers.
 #[test]
 fn plugin_output_over_the_cap_is_a_trap() {
-    let registry =
-        registry_with(Limits { deadline: Duration::from_millis(500), output_bytes: 16, ..Limits::default() });
+    let registry = registry_with(Limits { deadline: PATIENT, output_bytes: 16, ..Limits::default() });
     registry.load_file(&guest("fixture_hostile_calendar.wasm")).expect("the hostile fixture loads");
     let failure = failure_for_year(&registry, 1905);
     assert!(matches!(failure, CallFailure::Trap { .. }), "{failure:?}");
@@ -119,7 +122,8 @@ fn plugin_output_over_the_cap_is_a_trap() {
 
 #[test]
 fn builtins_all_load_with_their_identity() {
-    let registry = Registry::with_builtins(Runtime::new(RuntimeOptions::default()).unwrap()).expect("built-ins load");
+    let registry = Registry::with_builtins(Runtime::new(crate::support::patient_runtime_options()).unwrap())
+        .expect("built-ins load");
     let names = |kind| registry.names(kind);
     for mic in ["XETR", "XLON", "XNAS", "XNYS", "XTKS", "XTSE"] {
         assert!(
@@ -142,7 +146,7 @@ fn builtins_all_load_with_their_identity() {
 
 #[test]
 fn broken_candidate_never_replaces_the_live_generation() {
-    let registry = registry_with(Limits::default());
+    let registry = registry_with(crate::support::patient_runtime_options().limits);
     let live = registry.load_file(&guest("fixture_swap_v1.wasm")).unwrap();
     // A describe that traps: the gate refuses it and v1 keeps serving.
     let refused = registry.load_file(&guest("fixture_describe_traps.wasm"));
@@ -155,7 +159,8 @@ fn broken_candidate_never_replaces_the_live_generation() {
 #[test]
 fn artifact_cache_survives_corruption() {
     let cache = tempfile::tempdir().unwrap();
-    let options = || RuntimeOptions { limits: Limits::default(), cache_dir: Some(cache.path().to_path_buf()) };
+    let options =
+        || RuntimeOptions { cache_dir: Some(cache.path().to_path_buf()), ..crate::support::patient_runtime_options() };
     let bytes = std::fs::read(guest("fixture_swap_v1.wasm")).unwrap();
     let first = Registry::new(Runtime::new(options()).unwrap());
     first.install_bytes(&bytes, PluginSource::File("v1.wasm".into())).unwrap();
@@ -172,7 +177,7 @@ fn artifact_cache_survives_corruption() {
 
 #[test]
 fn swaps_under_load_fail_no_call_and_answer_from_the_generation_called() {
-    let registry = Arc::new(registry_with(Limits::default()));
+    let registry = Arc::new(registry_with(crate::support::patient_runtime_options().limits));
     let v1 = std::fs::read(guest("fixture_swap_v1.wasm")).unwrap();
     let v2 = std::fs::read(guest("fixture_swap_v2.wasm")).unwrap();
     registry.install_bytes(&v1, PluginSource::File("swap.wasm".into())).unwrap();
@@ -226,7 +231,7 @@ fn swaps_under_load_fail_no_call_and_answer_from_the_generation_called() {
 
 #[test]
 fn an_invalid_answer_is_reported_to_the_call_observer_once_as_that_call() {
-    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let runtime = Runtime::new(crate::support::patient_runtime_options()).unwrap();
     let seen = Arc::new(std::sync::Mutex::new(Vec::<(String, Option<String>)>::new()));
     let recorder = seen.clone();
     runtime

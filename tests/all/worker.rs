@@ -42,9 +42,10 @@ async fn context(
     jobs: &[JobPayload],
     observer: Option<JobObserver>,
 ) -> WorkerContext {
-    let registry =
-        tickstock::plugin::Registry::with_builtins(tickstock::plugin::Runtime::new(Default::default()).unwrap())
-            .unwrap();
+    let registry = tickstock::plugin::Registry::with_builtins(
+        tickstock::plugin::Runtime::new(crate::support::patient_runtime_options()).unwrap(),
+    )
+    .unwrap();
     let path = scratch.path().join("bars.db");
     let store = tickstock::store::Store::open(&path.display().to_string()).await.unwrap();
     let queue = Queue::open(None, QueueOptions::default()).await.unwrap();
