@@ -3,12 +3,14 @@
 //! `tickstock bench calendar` and the peer script use), and the cold build of one
 //! exchange-year, through the plugin and by the engine alone.
 //!
-//! Run: `cargo bench --bench calendar` (from the repository root).
+//! Run: `cargo bench --bench calendar` (from the repository root). `cargo test --bench
+//! calendar` runs each benchmark once, unmeasured: `.ci/run` does that so a broken
+//! benchmark fails CI.
 
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use tickstock::bench::calendar::{engine_only_calendar, fresh_calendar, random_instants};
+use tickstock::bench::calendar::{bench_range, engine_only_calendar, fresh_calendar, random_instants};
 use tickstock::exchanges::Exchanges;
 
 /// Instants cycled through by the warm benchmarks; a power of two so the index is a mask.
@@ -16,10 +18,10 @@ const INSTANT_COUNT: usize = 1 << 16;
 
 fn calendar_benchmarks(criterion: &mut Criterion) {
     let exchanges = Exchanges::builtin().expect("built-in calendar plugins load");
-    let instants = random_instants(2024, INSTANT_COUNT);
-
     for mic in ["XNYS", "XTKS"] {
         let calendar = exchanges.calendar(mic).expect("built-in calendar");
+        let range = bench_range(calendar.spec()).expect("the calendar covers part of the benchmark's range");
+        let instants = random_instants(range, 2024, INSTANT_COUNT);
         for &at in &instants {
             calendar.status(at).expect("instants lie inside the calendar's years");
         }

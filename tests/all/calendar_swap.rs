@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use tickstock::calendar::{ClosedReason, Status};
-use tickstock::plugin::{PluginKind, Registry, Runtime, RuntimeOptions};
+use tickstock::plugin::{PluginKind, Registry, Runtime};
 
 use crate::support::guest;
 
@@ -18,7 +18,7 @@ fn instant(text: &str) -> DateTime<Utc> {
 
 #[test]
 fn swapping_in_an_extra_closure_changes_that_date_and_nothing_else() {
-    let registry = Registry::with_builtins(Runtime::new(RuntimeOptions::default()).unwrap()).unwrap();
+    let registry = Registry::with_builtins(Runtime::new(crate::support::patient_runtime_options()).unwrap()).unwrap();
     let before = registry.calendar("XNYS").unwrap();
     let generation_before = registry.get(PluginKind::Calendar, "XNYS").unwrap().number();
     let closure_day = date("2027-03-17");
@@ -51,7 +51,7 @@ fn swapping_in_an_extra_closure_changes_that_date_and_nothing_else() {
 
 #[test]
 fn removing_the_file_that_replaced_a_builtin_brings_the_builtin_back() {
-    let registry = Registry::with_builtins(Runtime::new(RuntimeOptions::default()).unwrap()).unwrap();
+    let registry = Registry::with_builtins(Runtime::new(crate::support::patient_runtime_options()).unwrap()).unwrap();
     let folder = tempfile::tempdir().unwrap();
     let file = folder.path().join("xnys.wasm");
     std::fs::copy(guest("fixture_xnys_extra_closure.wasm"), &file).unwrap();

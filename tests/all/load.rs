@@ -232,6 +232,55 @@ fn spawn_worker(scratch: &Scratch, redis: &str, prefix: &str, db: &str, latency_
         .expect("spawn worker")
 }
 
+/// Polls `condition` until it holds; fails the test after 60 s rather than hanging. The
+/// deadline only guards against a hang: nothing here is a timing claim.
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while !condition() {
+        assert!(Instant::now() < give_up, "gave up waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child's stderr, read on a thread (so a chatty child never blocks on a full pipe)
+/// into a buffer the test can watch while the child runs.
+struct CapturedStderr {
+    text: Arc<Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl CapturedStderr {
+    fn contains(&self, fragment: &str) -> bool {
+        self.text.lock().unwrap().contains(fragment)
+    }
+
+    /// Everything the child wrote, once it has closed its stderr (exited).
+    fn finish(self) -> String {
+        self.reader.join().expect("the stderr reader does not panic");
+        Arc::try_unwrap(self.text).expect("the reader is done").into_inner().unwrap()
+    }
+}
+
+fn capture_stderr(child: &mut Child) -> CapturedStderr {
+    use std::io::BufRead as _;
+    let text = Arc::new(Mutex::new(String::new()));
+    let stderr = child.stderr.take().expect("stderr piped");
+    let sink = text.clone();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let mut sink = sink.lock().unwrap();
+            sink.push_str(&line);
+            sink.push('\n');
+        }
+    });
+    CapturedStderr { text, reader }
+}
+
+fn in_flight(status: &Value) -> u64 {
+    status["tiers"].as_array().unwrap().iter().map(|t| t["in_flight"].as_u64().unwrap()).sum()
+}
+
 fn wait_with_deadline(child: &mut Child, deadline: Duration) -> std::process::ExitStatus {
     let started = Instant::now();
     loop {
@@ -272,17 +321,24 @@ fn a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing() {
     ]);
     assert_eq!(submitted["plan"]["jobs"], 30);
 
+    // The first worker runs alone until it has committed jobs and holds more in flight;
+    // then it is killed, before the second starts, so the jobs it held can only be finished
+    // by the survivor reclaiming them.
     let mut doomed = spawn_worker(&scratch, &redis, &prefix, &database.url, "400");
-    let mut survivor = spawn_worker(&scratch, &redis, &prefix, &database.url, "400");
-    // Let both take jobs, then kill one while it holds jobs in flight.
-    std::thread::sleep(Duration::from_millis(1500));
-    let status_before_kill = jobs_status(&scratch, &redis, &prefix);
-    assert!(backlog(&status_before_kill) > 0, "the kill must come mid-run: {status_before_kill}");
+    let _doomed_log = capture_stderr(&mut doomed);
+    wait_until("the first worker has committed a job and holds others", || {
+        rows(&database).0 > 0 && in_flight(&jobs_status(&scratch, &redis, &prefix)) > 0
+    });
     unsafe {
         libc::kill(doomed.id() as i32, libc::SIGKILL);
     }
     let _ = doomed.wait();
+    let orphaned = jobs_status(&scratch, &redis, &prefix);
+    assert!(in_flight(&orphaned) > 0, "the killed worker must leave jobs in flight: {orphaned}");
+    assert!(rows(&database).0 < 60 * (251 + 250), "the kill must come mid-run");
 
+    let mut survivor = spawn_worker(&scratch, &redis, &prefix, &database.url, "400");
+    let _survivor_log = capture_stderr(&mut survivor);
     let status = wait_with_deadline(&mut survivor, Duration::from_secs(120));
     assert!(status.success(), "the surviving worker failed");
     let (total, distinct) = rows(&database);
@@ -374,9 +430,13 @@ fn a_redis_restart_mid_run_still_completes_the_load_exactly() {
     ]);
     assert_eq!(submitted["plan"]["jobs"], 20);
     let mut worker = spawn_worker(&scratch, &redis.url(), &prefix, &database.url, "300");
-    std::thread::sleep(Duration::from_millis(1200));
+    let worker_log = capture_stderr(&mut worker);
+    // Restart Redis once the worker has committed a job, and only after the worker has
+    // run into the outage, so the run cannot pass without surviving it.
+    wait_until("the worker has committed a job", || rows(&database).0 > 0);
     redis.kill();
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until("the worker has seen Redis go away", || worker_log.contains("queue unavailable"));
+    assert!(rows(&database).0 < 40 * 250, "the restart must come mid-run");
     redis.spawn();
     let status = wait_with_deadline(&mut worker, Duration::from_secs(120));
     assert!(status.success(), "the worker did not survive the restart");
@@ -488,8 +548,10 @@ fn saturated_tiers_complete_in_proportion_to_their_weights() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
     let registry = std::sync::Arc::new(
-        tickstock::plugin::Registry::with_builtins(tickstock::plugin::Runtime::new(Default::default()).unwrap())
-            .unwrap(),
+        tickstock::plugin::Registry::with_builtins(
+            tickstock::plugin::Runtime::new(crate::support::patient_runtime_options()).unwrap(),
+        )
+        .unwrap(),
     );
     runtime.block_on(async {
         let store = tickstock::store::Store::open(&scratch.db()).await.unwrap();
@@ -528,4 +590,43 @@ fn saturated_tiers_complete_in_proportion_to_their_weights() {
         let expected = window.len() as f64 * weight / 18.0;
         assert!((served - expected).abs() <= expected * 0.10 + 1.0, "{prefix}: {served} served, {expected} expected");
     }
+}
+
+/// `--tier-cap` on the command line: a malformed or zero cap is a one-line error before
+/// anything is planned (a cap of 0 would leave the tier's jobs queued and the load waiting
+/// forever), and a valid cap loads normally. What a cap does to dispatch is tested in
+/// tests/all/worker.rs.
+#[test]
+fn tier_cap_is_checked_on_the_command_line() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let common = ["load", "--db", &db, "--symbols", "3", "--from", "2023-01-01", "--to", "2023-01-31", "--tier", "low"];
+    for (cap, expected) in [
+        ("low=0", "a cap of 0 would never run the tier's jobs"),
+        ("low", "expected TIER=N"),
+        ("slow=1", "unknown tier"),
+        ("low=many", "is not a number"),
+    ] {
+        let mut child = scratch
+            .command()
+            .args(common)
+            .args(["--progress", "none", "--tier-cap", cap])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = capture_stderr(&mut child);
+        let status = wait_with_deadline(&mut child, Duration::from_secs(60));
+        let stderr = stderr.finish();
+        assert!(!status.success(), "--tier-cap {cap} was accepted");
+        assert!(stderr.contains(expected) && stderr.trim().lines().count() == 1, "--tier-cap {cap}: {stderr}");
+    }
+    assert_eq!(count_sqlite_rows(&db), 0, "nothing was loaded under a refused cap");
+
+    let mut args = common.to_vec();
+    args.extend(["--tier-cap", "low=1,normal=2"]);
+    let report = scratch.load(&args[1..]);
+    // NYSE had 20 sessions in January 2023.
+    assert_eq!(report["rows_written"], 3 * 20);
+    assert_eq!(report["complete"], true);
 }

@@ -3,6 +3,7 @@
 //! SQLite files, the local PostgreSQL and Redis, the `tickstock` binary).
 
 mod architecture;
+mod bench;
 mod calendar_cli;
 mod calendar_facts;
 mod calendar_swap;
@@ -23,3 +24,4 @@ mod remote;
 mod serve;
 mod store;
 mod support;
+mod worker;

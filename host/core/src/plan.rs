@@ -260,6 +260,23 @@ mod tests {
     }
 
     #[test]
+    fn job_holding_more_bars_than_the_memory_budget_is_refused() {
+        // Three daily gaps of one session each: one bar of BAR_BYTES_IN_MEMORY per gap.
+        let mut request = request(3);
+        request.limits.memory_budget_bytes = 2 * BAR_BYTES_IN_MEMORY;
+        assert_eq!(check_plan(&request, &[job(&[0, 1]), job(&[2])]), Ok(()), "two bars fit the budget");
+        request.limits.max_symbols_per_job = 3;
+        let error = check_plan(&request, &[job(&[0, 1, 2])]).unwrap_err();
+        assert!(error.starts_with("job 0 would hold") && error.contains("over the budget"), "{error}");
+
+        // Minute bars count 510 to the session: one gap of one session is 510 bars.
+        request.timeframe = Timeframe::Minute;
+        request.limits.memory_budget_bytes = 510 * BAR_BYTES_IN_MEMORY;
+        assert_eq!(check_plan(&request, &[job(&[0]), job(&[1]), job(&[2])]), Ok(()));
+        assert!(check_plan(&request, &[job(&[0, 1]), job(&[2])]).is_err());
+    }
+
+    #[test]
     fn plan_over_the_job_limit_is_refused() {
         let mut request = request(3);
         request.limits.max_jobs = 2;

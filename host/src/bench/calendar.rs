@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone as _, Utc};
 
-use crate::calendar::{Calendar, CalendarError};
+use crate::calendar::{Calendar, CalendarError, CalendarSpec};
 use crate::exchanges::Exchanges;
 use crate::plugin::PluginKind;
 
@@ -29,18 +29,47 @@ pub fn measure(
 }
 
 /// The instants benchmarks query: uniform over 2000-01-01..2030-12-01 UTC, whole minutes
-/// (so the minute-based peer library gets the very same ones).
+/// (so the minute-based peer library gets the very same ones), clipped to the years each
+/// calendar covers by `bench_range`.
 pub const BENCH_RANGE: (NaiveDate, NaiveDate) = (
     NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date"),
     NaiveDate::from_ymd_opt(2030, 12, 1).expect("valid date"),
 );
 
-/// `count` pseudo-random whole-minute instants in `BENCH_RANGE`, from xorshift64* seeded
-/// with `seed`. host/benches/peers/exchange_calendars.py implements the same generator.
-pub fn random_instants(seed: u64, count: usize) -> Vec<DateTime<Utc>> {
-    let start = BENCH_RANGE.0.and_time(chrono::NaiveTime::MIN).and_utc().timestamp();
-    let end = BENCH_RANGE.1.and_time(chrono::NaiveTime::MIN).and_utc().timestamp();
-    let minutes = ((end - start) / 60) as u64;
+/// The instants to query `spec`'s calendar at: `BENCH_RANGE` clipped to the years the
+/// calendar covers. Midnight UTC on 2000-01-01 is still 1999 in New York, a year XNYS does
+/// not cover, so an unclipped range fails on its first evening; XTSE starts in 2010. The
+/// last covered year is left out of the range so that `next_open` and `next_close` of the
+/// latest instant still land inside the calendar. host/benches/peers/exchange_calendars.py
+/// clips the same way.
+pub fn bench_range(spec: &CalendarSpec) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let new_year_utc = |year: i32| -> anyhow::Result<DateTime<Utc>> {
+        let midnight = NaiveDate::from_ymd_opt(year, 1, 1)
+            .with_context(|| format!("{}: year {year} has no January 1st", spec.mic))?
+            .and_time(chrono::NaiveTime::MIN);
+        let local = spec.timezone.from_local_datetime(&midnight);
+        let local = local.earliest().with_context(|| format!("{}: no local midnight on {year}-01-01", spec.mic))?;
+        Ok(local.with_timezone(&Utc))
+    };
+    let utc_midnight = |date: NaiveDate| date.and_time(chrono::NaiveTime::MIN).and_utc();
+    let start = utc_midnight(BENCH_RANGE.0).max(new_year_utc(spec.first_year)?);
+    let end = utc_midnight(BENCH_RANGE.1).min(new_year_utc(spec.last_year)?);
+    anyhow::ensure!(
+        start < end,
+        "{}: its years {}..={} leave no instant of 2000-01-01..2030-12-01 to benchmark; pick another exchange",
+        spec.mic,
+        spec.first_year,
+        spec.last_year
+    );
+    Ok((start, end))
+}
+
+/// `count` pseudo-random whole-minute instants in `[range.0, range.1)`, from xorshift64*
+/// seeded with `seed`. host/benches/peers/exchange_calendars.py implements the same
+/// generator.
+pub fn random_instants(range: (DateTime<Utc>, DateTime<Utc>), seed: u64, count: usize) -> Vec<DateTime<Utc>> {
+    let start = range.0.timestamp();
+    let minutes = ((range.1.timestamp() - start) / 60).max(1) as u64;
     let mut state = seed.max(1);
     let mut next = move || {
         state ^= state >> 12;
@@ -103,7 +132,7 @@ const COLD_SAMPLES: i32 = 15;
 
 fn calendar_report(exchanges: &Exchanges, mic: &str, queries: usize, seed: u64) -> anyhow::Result<CalendarReport> {
     let calendar: Arc<Calendar> = exchanges.calendar(mic)?;
-    let instants = random_instants(seed, queries);
+    let instants = random_instants(bench_range(calendar.spec())?, seed, queries);
     // Warm every year the instants touch before timing anything.
     let mut open_count = 0usize;
     for instant in &instants {

@@ -24,7 +24,7 @@ pub struct LoadBenchArgs {
     #[arg(long, default_value_t = 1000)]
     pub symbols: usize,
     /// Years of daily bars, ending with the last full year.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=100))]
     pub years: i32,
     /// Concurrent jobs.
     #[arg(long, default_value_t = 4)]

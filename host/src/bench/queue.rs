@@ -31,6 +31,10 @@ pub struct QueueBenchArgs {
     /// Gaps (symbols) per job: the payload size.
     #[arg(long, default_value_t = 1)]
     pub gaps_per_job: usize,
+    /// XADDs of redis-benchmark's pipelined run; its one-client and 50-client unpipelined
+    /// runs send a tenth and a half as many. Only used with `--queue`.
+    #[arg(long, default_value_t = 200_000)]
+    pub redis_benchmark_requests: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -110,7 +114,7 @@ async fn measure(args: &QueueBenchArgs, redis_url: Option<&str>) -> anyhow::Resu
     let mut redis_benchmark = Vec::new();
     if let Some(url) = redis_url {
         backends.push(measure_backend(Some(url), singles, bulk, args.gaps_per_job).await?);
-        redis_benchmark = run_redis_benchmark(url, job_bytes)?;
+        redis_benchmark = run_redis_benchmark(url, job_bytes, args.redis_benchmark_requests.max(10))?;
     }
     Ok(QueueBenchReport { singles, bulk, gaps_per_job: args.gaps_per_job, job_bytes, backends, redis_benchmark })
 }
@@ -233,7 +237,7 @@ fn percentile(samples: &[Duration], at: f64) -> f64 {
 /// redis-benchmark's XADD on the same server: one client unpipelined (the latency anchor
 /// of a single submit), 50 clients unpipelined and 50 clients pipelining 16 (the
 /// throughput anchors of bulk submits). Empty when redis-benchmark is not on PATH.
-fn run_redis_benchmark(url: &str, job_bytes: usize) -> anyhow::Result<Vec<RedisBenchmarkFigure>> {
+fn run_redis_benchmark(url: &str, job_bytes: usize, requests: usize) -> anyhow::Result<Vec<RedisBenchmarkFigure>> {
     let client = redis::Client::open(url)?;
     let (host, port) = match client.get_connection_info().addr() {
         redis::ConnectionAddr::Tcp(host, port) => (host.clone(), *port),
@@ -242,7 +246,7 @@ fn run_redis_benchmark(url: &str, job_bytes: usize) -> anyhow::Result<Vec<RedisB
     let key = format!("tickstock-bench:redis-benchmark:{}", new_job_id());
     let value = "x".repeat(job_bytes);
     let mut figures = Vec::new();
-    for (clients, pipeline, requests) in [(1usize, 1usize, 20_000usize), (50, 1, 100_000), (50, 16, 200_000)] {
+    for (clients, pipeline, requests) in [(1usize, 1usize, requests / 10), (50, 1, requests / 2), (50, 16, requests)] {
         let output = Command::new("redis-benchmark")
             .args(["-h", &host, "-p", &port.to_string(), "-c", &clients.to_string(), "-P", &pipeline.to_string()])
             .args(["-n", &requests.to_string(), "--csv", "XADD", &key, "*", "f", &value])
@@ -263,7 +267,11 @@ fn run_redis_benchmark(url: &str, job_bytes: usize) -> anyhow::Result<Vec<RedisB
             .map(|field| field.parse().unwrap_or(f64::NAN))
             .collect();
         // rps, avg, min, p50, p95, p99, max
-        anyhow::ensure!(fields.len() == 7, "unexpected redis-benchmark output: {stdout}");
+        anyhow::ensure!(
+            fields.len() == 7,
+            "unexpected redis-benchmark output (is it Redis 7's? --csv must end with rps,avg,min,p50,p95,p99,max): {:.200}",
+            stdout.trim()
+        );
         figures.push(RedisBenchmarkFigure {
             command: format!(
                 "redis-benchmark -c {clients} -P {pipeline} -n {requests} XADD <key> * f <{job_bytes} bytes>"

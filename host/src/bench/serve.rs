@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde::Serialize;
 
-use super::calendar::random_instants;
+use super::calendar::{bench_range, random_instants};
 use crate::plugin::builtin::BUILTINS;
 use crate::plugin::{PluginKind, RuntimeOptions, load};
 
@@ -192,16 +192,25 @@ struct Throughput {
 }
 
 async fn status_throughput(state: crate::server::ServerState, args: &ServeBenchArgs) -> anyhow::Result<Throughput> {
+    let exchange = args.exchange.to_ascii_uppercase();
+    let calendar = state.registry.calendar(&exchange).with_context(|| {
+        format!(
+            "unknown exchange {exchange:?}; known exchanges: {}",
+            state.registry.names(PluginKind::Calendar).join(", ")
+        )
+    })?;
+    let instants: Arc<Vec<String>> = Arc::new(
+        random_instants(bench_range(calendar.spec())?, 2024, 1000)
+            .into_iter()
+            .map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .collect(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(crate::server::run(listener, crate::server::router(state), async move {
         let _ = stopped.await;
     }));
-    let instants: Arc<Vec<String>> = Arc::new(
-        random_instants(2024, 1000).into_iter().map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string()).collect(),
-    );
-    let exchange = args.exchange.to_ascii_uppercase();
     // Warm every year the instants touch, so the run measures the API, not plugin calls.
     let warm_client = reqwest::Client::new();
     for at in instants.iter() {

@@ -312,7 +312,11 @@ impl JobRunnerArgs {
             memory_budget_bytes: self.memory_budget_mib.max(1) * 1024 * 1024,
             breaker_threshold: self.breaker_threshold,
             breaker_cooldown: Duration::from_secs(self.breaker_cooldown_secs),
-            throttle: Throttle { max_jobs_while_open: self.max_jobs_while_open, only_when_closed: self.when_closed },
+            throttle: Throttle {
+                max_jobs_while_open: self.max_jobs_while_open,
+                only_when_closed: self.when_closed,
+                ..Throttle::default()
+            },
             exit_when_idle,
             keep_alive_every: (claim_idle / 3).max(Duration::from_millis(100)),
             ..WorkerOptions::default()
@@ -320,13 +324,16 @@ impl JobRunnerArgs {
         for cap in &self.tier_cap {
             let (tier, limit) =
                 cap.split_once('=').with_context(|| format!("--tier-cap {cap:?}: expected TIER=N, e.g. low=1"))?;
-            let tier: Tier = tier
-                .trim()
-                .to_ascii_lowercase()
-                .parse()
-                .map_err(|_| anyhow::anyhow!("--tier-cap {cap:?}: unknown tier {tier:?}"))?;
+            let tier: Tier = tier.trim().to_ascii_lowercase().parse().map_err(|_| {
+                anyhow::anyhow!("--tier-cap {cap:?}: unknown tier {tier:?}; use critical, high, normal or low")
+            })?;
             let limit: usize =
                 limit.trim().parse().with_context(|| format!("--tier-cap {cap:?}: {limit:?} is not a number"))?;
+            // A cap of 0 would leave the tier's jobs queued forever and the load waiting on them.
+            anyhow::ensure!(
+                limit >= 1,
+                "--tier-cap {cap:?}: a cap of 0 would never run the tier's jobs; use 1 or more"
+            );
             options.tier_caps.insert(tier, limit);
         }
         Ok(options)

@@ -31,6 +31,9 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
+    // Every argument is a labelled field of the flat report; a struct of them would be the
+    // report again.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         plan: PlanSummary,
         load_id: String,

@@ -57,12 +57,16 @@ pub struct PluginEntry {
     pub last_error: Option<LoadFailure>,
 }
 
+/// A failed load and the plugin (kind, name) it claimed to be, when it got as far as
+/// `describe`.
+type ClaimedFailure = (ClaimedPlugin, LoadFailure);
+
 pub struct Registry {
     runtime: Arc<Runtime>,
     slots: RwLock<BTreeMap<(PluginKind, String), Arc<Slot>>>,
     /// Failed loads by origin (file path or built-in name), with the plugin they claimed
     /// to be when they got as far as `describe`.
-    failures: Mutex<BTreeMap<String, (ClaimedPlugin, LoadFailure)>>,
+    failures: Mutex<BTreeMap<String, ClaimedFailure>>,
     /// Serialises installs so two loads of the same plugin cannot interleave their gate
     /// and publish steps. Calls never take it.
     install_lock: Mutex<()>,

@@ -25,7 +25,8 @@ pub struct Limits {
     pub deadline: Duration,
     /// Cap on a plugin instance's linear memory, in bytes.
     pub memory_bytes: u64,
-    /// Cap on what one call may write to stdout and stderr together, in bytes; more traps.
+    /// Cap on what one call may write to stdout, and separately to stderr, in bytes; more
+    /// traps.
     pub output_bytes: usize,
 }
 

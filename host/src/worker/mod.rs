@@ -23,10 +23,13 @@ mod job;
 mod throttle;
 
 use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -80,12 +83,52 @@ impl Default for WorkerOptions {
 }
 
 /// Being kind to a provider while markets trade.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct Throttle {
     /// At most this many jobs per exchange run while that exchange is open.
     pub max_jobs_while_open: Option<usize>,
     /// Hold every job until its exchanges are all closed.
     pub only_when_closed: bool,
+    /// Whose time "open" and "closed" are judged by: the system clock but in tests.
+    pub clock: Arc<dyn MarketClock>,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle { max_jobs_while_open: None, only_when_closed: false, clock: Arc::new(SystemClock) }
+    }
+}
+
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Throttle")
+            .field("max_jobs_while_open", &self.max_jobs_while_open)
+            .field("only_when_closed", &self.only_when_closed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the market-aware throttle reads the time and waits for a close. A seam for
+/// tests: they pass a clock set to chosen market hours (and whose `sleep` moves it on)
+/// rather than waiting for real ones; production uses `SystemClock`.
+pub trait MarketClock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+    /// Waits `duration` of this clock's time.
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+/// The system clock and tokio's timer.
+pub struct SystemClock;
+
+impl MarketClock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(tokio::time::sleep(duration))
+    }
 }
 
 /// Counters of one worker process, readable while it runs (progress, metrics, reports).

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::Semaphore;
 
 use super::Throttle;
@@ -37,7 +36,7 @@ impl ExchangeThrottle {
             let Some(calendar) = registry.calendar(mic) else { continue };
             if self.options.only_when_closed {
                 loop {
-                    let now = Utc::now();
+                    let now = self.options.clock.now();
                     match calendar.is_open(now) {
                         Ok(false) | Err(_) => break,
                         Ok(true) => {
@@ -48,13 +47,13 @@ impl ExchangeThrottle {
                                 wait_s = wait.as_secs(),
                                 "holding the job until the exchange closes"
                             );
-                            tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
+                            self.options.clock.sleep(wait.max(Duration::from_millis(10))).await;
                         }
                     }
                 }
             }
             if let Some(limit) = self.options.max_jobs_while_open
-                && calendar.is_open(Utc::now()).unwrap_or(false)
+                && calendar.is_open(self.options.clock.now()).unwrap_or(false)
             {
                 let semaphore = self
                     .open_limits

@@ -32,7 +32,7 @@ impl PolicyGuest for Fixed {
         let mut current_symbols: Vec<&str> = Vec::new();
         let mut current_gaps: Vec<u32> = Vec::new();
         for (index, gap) in request.gaps.iter().enumerate() {
-            let known = current_symbols.iter().any(|s| *s == gap.symbol.as_str());
+            let known = current_symbols.contains(&gap.symbol.as_str());
             if !known && current_symbols.len() == per_job {
                 jobs.push(Job { tier: request.tier, gaps: std::mem::take(&mut current_gaps) });
                 current_symbols.clear();
