@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod plugin;
 pub mod provider;
 pub mod queue;
+pub mod redact;
 pub mod refresh;
 pub mod server;
 pub mod store;

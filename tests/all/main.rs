@@ -14,6 +14,7 @@ mod policies;
 mod providers;
 mod queue;
 mod refresh;
+mod security;
 mod serve;
 mod store;
 mod support;

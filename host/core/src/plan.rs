@@ -184,11 +184,12 @@ pub fn check_plan(request: &PlanRequest, jobs: &[PlannedJob]) -> Result<(), Stri
                     gap.symbol, gap.start, gap.end
                 ));
             }
-            if !symbols.contains(&gap.symbol.as_str()) {
-                symbols.push(&gap.symbol);
-            }
-            bars += u64::from(gap.sessions) * bars_per_session(request.timeframe);
+            symbols.push(&gap.symbol);
+            bars = bars.saturating_add(u64::from(gap.sessions).saturating_mul(bars_per_session(request.timeframe)));
         }
+        // Sorted then deduplicated, not `contains` per gap: a job may hold 100,000 symbols.
+        symbols.sort_unstable();
+        symbols.dedup();
         if symbols.len() > request.limits.max_symbols_per_job as usize {
             return Err(format!(
                 "job {job_index} holds {} symbols, over the limit of {}",
@@ -196,7 +197,7 @@ pub fn check_plan(request: &PlanRequest, jobs: &[PlannedJob]) -> Result<(), Stri
                 request.limits.max_symbols_per_job
             ));
         }
-        let bytes = bars * BAR_BYTES_IN_MEMORY;
+        let bytes = bars.saturating_mul(BAR_BYTES_IN_MEMORY);
         if bytes > request.limits.memory_budget_bytes {
             return Err(format!(
                 "job {job_index} would hold about {} MiB of bars, over the budget of {} MiB",

@@ -10,10 +10,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::GlobalOptions;
+use crate::api::load::RequestLimits;
 use crate::load::LoadBoard;
 use crate::metrics::{BreakerState, JobOutcome, Metrics};
 use crate::plugin::{PluginKind, Registry, Runtime, RuntimeOptions};
 use crate::queue::JobQueue;
+use crate::redact::SecretUrl;
 use crate::schedule::CircuitState;
 use crate::server::loads::LoadsState;
 use crate::server::{self, ServerState};
@@ -25,15 +27,25 @@ pub struct ServeArgs {
     /// Address of the admin API. Anything but loopback needs --token.
     #[arg(long, default_value = "127.0.0.1:7070")]
     pub listen: SocketAddr,
-    /// Bearer token that mutating endpoints (POST ...) require.
-    #[arg(long, env = "TICKSTOCK_TOKEN", hide_env_values = true)]
+    /// Bearer token that mutating endpoints (POST ...) require: at least 16 characters.
+    /// Prefer --token-file or TICKSTOCK_TOKEN: a flag shows in the process list.
+    #[arg(long, env = "TICKSTOCK_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
     pub token: Option<String>,
+    /// File holding the bearer token (its first line; at most 4 KiB, a regular file).
+    #[arg(long)]
+    pub token_file: Option<std::path::PathBuf>,
+    /// Most symbols one `POST /loads` may name (or count).
+    #[arg(long, default_value_t = RequestLimits::default().max_symbols)]
+    pub max_symbols_per_request: usize,
+    /// Seconds a client may take to send a request's headers before it is disconnected.
+    #[arg(long, default_value_t = server::DEFAULT_HEADER_READ_TIMEOUT.as_secs())]
+    pub header_read_timeout_secs: u64,
     /// How long a plugin file must be left alone before it is loaded, in milliseconds.
     #[arg(long, default_value_t = crate::watch::DEFAULT_DEBOUNCE.as_millis() as u64)]
     pub watch_debounce_ms: u64,
     /// Store the workers write to: a SQLite file path or a postgres:// URL [default: ./tickstock.db].
-    #[arg(long, env = "TICKSTOCK_DB")]
-    pub db: Option<String>,
+    #[arg(long, env = "TICKSTOCK_DB", hide_env_values = true)]
+    pub db: Option<SecretUrl>,
     #[command(flatten)]
     pub work: super::load::WorkArgs,
     #[command(flatten)]
@@ -81,8 +93,63 @@ pub fn assemble(
     Ok(Assembled { state, watcher })
 }
 
+/// Shortest token accepted: shorter ones are guessed.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// Largest token file read.
+const MAX_TOKEN_FILE_BYTES: u64 = 4 * 1024;
+
+/// The token from --token / TICKSTOCK_TOKEN or --token-file, checked: none at all is
+/// allowed (loopback only), a short or blank one is an error rather than a weak lock.
+pub fn resolve_token(token: Option<&str>, token_file: Option<&Path>) -> anyhow::Result<Option<String>> {
+    let token = match (token, token_file) {
+        (Some(token), _) => token.to_string(),
+        (None, Some(path)) => read_token_file(path)?,
+        (None, None) => return Ok(None),
+    };
+    let token = token.trim();
+    if token.chars().count() < MIN_TOKEN_CHARS {
+        anyhow::bail!(
+            "the token is {}: give at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 24`)",
+            if token.is_empty() { "blank".to_string() } else { format!("{} characters", token.chars().count()) }
+        );
+    }
+    if token.chars().any(char::is_control) {
+        anyhow::bail!("the token holds a control character: give printable characters only");
+    }
+    Ok(Some(token.to_string()))
+}
+
+fn read_token_file(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let shown = path.display();
+    let file = std::fs::File::open(path).with_context(|| format!("reading the token file {shown}"))?;
+    if !file.metadata().with_context(|| format!("reading the token file {shown}"))?.is_file() {
+        anyhow::bail!("the token file {shown} is not a regular file");
+    }
+    let mut text = String::new();
+    file.take(MAX_TOKEN_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading the token file {shown} (UTF-8 text expected)"))?;
+    if text.len() as u64 > MAX_TOKEN_FILE_BYTES {
+        anyhow::bail!("the token file {shown} is over {MAX_TOKEN_FILE_BYTES} bytes: it should hold one token");
+    }
+    Ok(text.lines().next().unwrap_or_default().to_string())
+}
+
 pub fn run(options: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()> {
-    server::check_exposure(args.listen, args.token.as_deref())?;
+    let token = resolve_token(args.token.as_deref(), args.token_file.as_deref())?;
+    if args.max_symbols_per_request == 0 {
+        anyhow::bail!("--max-symbols-per-request 0 would refuse every load: give a positive count");
+    }
+    if args.header_read_timeout_secs == 0 {
+        anyhow::bail!("--header-read-timeout-secs 0 would drop every client: give a positive number of seconds");
+    }
+    server::check_exposure(args.listen, token.as_deref())?;
+    let serve_limits = server::ServeLimits {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
+        ..server::ServeLimits::for_token(token.as_deref())
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -90,7 +157,6 @@ pub fn run(options: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let plugin_dir = options.plugins.clone();
         let runtime_options = options.runtime_options();
-        let token = args.token.clone();
         let debounce = Duration::from_millis(args.watch_debounce_ms);
         // Loading plugins compiles wasm and calls it: not work for an async worker.
         let assembled =
@@ -102,8 +168,7 @@ pub fn run(options: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()> {
         // The load engine: a store, a queue, workers that run until shutdown, and the
         // load routes, with every job event feeding the board and the metrics.
         let location = args.db.clone().unwrap_or_else(crate::store::default_location);
-        let store =
-            crate::store::Store::open(&location).await.with_context(|| format!("opening the store {location}"))?;
+        let store = super::load::open_store(&location).await?;
         let queue = args.queue.open().await?;
         let board = LoadBoard::new();
         let metrics = state.metrics.clone();
@@ -142,16 +207,17 @@ pub fn run(options: &GlobalOptions, args: ServeArgs) -> anyhow::Result<()> {
             store: store.clone(),
             queue,
             board,
-            limits: crate::api::load::RequestLimits::default(),
+            limits: RequestLimits { max_symbols: args.max_symbols_per_request },
+            planning: Arc::new(tokio::sync::Semaphore::new(server::loads::DEFAULT_CONCURRENT_PLANS)),
         };
         let app = server::router(state.clone()).merge(server::loads::routes(loads, state));
 
         eprintln!(
             "tickstock serve: listening on http://{} (calendars: {calendars}; store {location}; queue {})",
             listener.local_addr()?,
-            args.queue.queue.as_deref().unwrap_or("in-process")
+            args.queue.queue.as_ref().map_or_else(|| "in-process".to_string(), SecretUrl::to_string)
         );
-        let served = server::run(listener, app, shutdown_signal()).await.context("serving the admin API");
+        let served = server::run(listener, app, serve_limits, shutdown_signal()).await.context("serving the admin API");
         // Stop taking jobs, let those in flight finish and commit, then close the store.
         let _ = stop_workers.send(true);
         depth_task.abort();

@@ -343,7 +343,7 @@ impl Queue {
             {
                 Ok(Queue::Redis(RedisQueue::open(url, options).await?))
             }
-            Some(url) => Err(QueueError::UnsupportedUrl { url: url.to_string() }),
+            Some(url) => Err(QueueError::UnsupportedUrl { url: crate::redact::redact_url(url) }),
         }
     }
 
