@@ -52,6 +52,18 @@ pub enum BenchCommand {
     },
     /// The whole load path, N symbols x Y years of daily bars into a fresh store.
     Load(super::bench_load::LoadBenchArgs),
+    /// Planning alone (what `POST /loads` does before it answers): N generated symbols x
+    /// Y years of daily bars against an empty store, from the request to the checked jobs.
+    Plan {
+        /// Symbols in the request.
+        #[arg(long, default_value_t = 100_000)]
+        symbols: u64,
+        #[arg(long, default_value_t = 1)]
+        years: u32,
+        /// Most symbols one request may hold, as `serve --max-symbols-per-request`.
+        #[arg(long, default_value_t = crate::api::load::RequestLimits::default().max_symbols)]
+        max_symbols_per_request: usize,
+    },
 }
 
 pub fn run(options: &GlobalOptions, command: BenchCommand) -> anyhow::Result<()> {
@@ -74,7 +86,49 @@ pub fn run(options: &GlobalOptions, command: BenchCommand) -> anyhow::Result<()>
         BenchCommand::Queue(args) => super::bench_queue::run(args),
         BenchCommand::Plugins { calls, json } => super::bench_plugins::run(options, calls, json),
         BenchCommand::Load(args) => super::bench_load::run(options, args),
+        BenchCommand::Plan { symbols, years, max_symbols_per_request } => {
+            plan_bench(options, symbols, years, max_symbols_per_request)
+        }
     }
+}
+
+/// Times one plan of `symbols` x `years` against an empty store; a request over the cap
+/// is timed up to its refusal, which is what a server does with it.
+fn plan_bench(options: &GlobalOptions, symbols: u64, years: u32, max_symbols: usize) -> anyhow::Result<()> {
+    use crate::api::load::{LoadSpec, RequestLimits, SymbolsSpec};
+    let registry = super::open_registry(options)?;
+    let spec = LoadSpec {
+        symbols: SymbolsSpec::Count(symbols),
+        exchange: None,
+        from: None,
+        to: Some("2024-12-31".into()),
+        years: Some(years),
+        timeframe: None,
+        tier: None,
+        policy: None,
+        max_symbols_per_job: None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let missing = tempfile::tempdir()?;
+        let store = crate::store::Store::open_read_only(&missing.path().join("none.db").display().to_string()).await?;
+        let started = Instant::now();
+        let request = spec.to_request(Utc::now().date_naive(), &RequestLimits { max_symbols });
+        let outcome = match request {
+            Ok(request) => crate::load::plan_load(&registry, &store, &request).await.map_err(anyhow::Error::from),
+            Err(error) => Err(error.into()),
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        match outcome {
+            Ok(plan) => println!(
+                "planned {symbols} symbols x {years} years in {seconds:.3} s: {} gaps, {} jobs, {} expected rows",
+                plan.summary.gaps, plan.summary.jobs, plan.summary.expected_rows
+            ),
+            Err(error) => println!("refused {symbols} symbols x {years} years in {seconds:.3} s: {error}"),
+        }
+        store.close().await;
+        anyhow::Ok(())
+    })
 }
 
 /// The instants benchmarks query: uniform over 2000-01-01..2030-12-01 UTC, whole minutes
