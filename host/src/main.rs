@@ -14,8 +14,10 @@ fn main() -> std::process::ExitCode {
         .with_env_filter(
             // sqlx reports any statement over a second at warn; a bulk upsert of thousands of
             // bars is such a statement by design, so its timing is only shown on request.
+            // sqlx also warns of a URL parameter it does not know *with its value*, which may
+            // be a secret (`?apikey=...`): silenced too.
             tracing_subscriber::EnvFilter::try_from_env("TICKSTOCK_LOG")
-                .unwrap_or_else(|_| "warn,sqlx::query=error".into()),
+                .unwrap_or_else(|_| "warn,sqlx::query=error,sqlx_postgres::options=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();

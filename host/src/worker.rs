@@ -391,7 +391,8 @@ fn job_bytes(delivery: &Delivery) -> u64 {
         Timeframe::Daily => 1,
         Timeframe::Minute => 510,
     };
-    delivery.job.gaps.iter().map(|gap| u64::from(gap.sessions)).sum::<u64>() * per_session * BAR_BYTES_IN_MEMORY
+    let sessions = delivery.job.gaps.iter().fold(0u64, |sum, gap| sum.saturating_add(u64::from(gap.sessions)));
+    sessions.saturating_mul(per_session).saturating_mul(BAR_BYTES_IN_MEMORY)
 }
 
 fn spawn_job(
@@ -452,7 +453,22 @@ async fn run_job(context: &WorkerContext, throttle: &ExchangeThrottle, delivery:
         };
         let (start, end) = (gap.start, gap.end);
         let sessions = match tokio::task::spawn_blocking(move || calendar.sessions(start, end)).await {
-            Ok(Ok(sessions)) => sessions,
+            // The payload's session count set the job's memory reservation; a payload whose
+            // count disagrees with the calendar (a 10-year gap claiming 1 session) would
+            // make the job hold far more than it reserved, so it is refused.
+            Ok(Ok(sessions)) if sessions.len() == gap.sessions as usize => sessions,
+            Ok(Ok(sessions)) => {
+                return JobOutcome::Permanent {
+                    reason: format!(
+                        "gap {} {}..{} claims {} sessions but the calendar has {}; not loaded",
+                        gap.symbol,
+                        gap.start,
+                        gap.end,
+                        gap.sessions,
+                        sessions.len()
+                    ),
+                };
+            }
             Ok(Err(error)) => return JobOutcome::Permanent { reason: error.to_string() },
             Err(error) => {
                 return JobOutcome::Transient { error: error.to_string(), retry_after: None, provider_failure: false };

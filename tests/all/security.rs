@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::tickstock;
+use crate::support::{TestDatabase, postgres_url, redis_url, tickstock};
 
 /// A scratch folder: artifact cache, SQLite files, token files.
 struct Scratch {
@@ -66,7 +66,10 @@ impl Scratch {
     fn serve(&self, args: &[&str]) -> Served {
         let db = self.file("served.db").display().to_string();
         let mut command = self.command();
-        command.args(["serve", "--listen", "127.0.0.1:0", "--db", &db]).args(args);
+        command.args(["serve", "--listen", "127.0.0.1:0"]).args(args);
+        if !args.contains(&"--db") {
+            command.args(["--db", &db]);
+        }
         self.serve_with(command)
     }
 
@@ -285,5 +288,245 @@ fn absurd_command_line_numbers_are_one_line_errors_that_create_nothing() {
         assert_refused_cleanly(&scratch, &[command, "--symbols", "2", "--exchange", "XXXX"]);
         assert_refused_cleanly(&scratch, &[command, "--symbols", "2", "--policy", "no-such-policy"]);
         assert_refused_cleanly(&scratch, &[command, "--symbols", "2", "--from", "1900-01-02", "--to", "1900-12-31"]);
+    }
+}
+
+/// Deletes every Redis key under a test's prefix when dropped.
+struct RedisPrefix {
+    url: String,
+    prefix: String,
+}
+
+impl Drop for RedisPrefix {
+    fn drop(&mut self) {
+        if let Ok(mut connection) = redis::Client::open(self.url.as_str()).and_then(|client| client.get_connection()) {
+            let keys: Vec<String> =
+                redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query(&mut connection).unwrap_or_default();
+            for key in keys {
+                let _: Result<(), _> = redis::cmd("DEL").arg(key).query(&mut connection);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_worker_dead_letters_payloads_it_cannot_trust_and_stores_none_of_them() {
+    use tickstock::plan::{Gap, Tier, Timeframe};
+    use tickstock::queue::{JobPayload, JobQueue, Queue, QueueOptions};
+
+    let Some(url) = redis_url() else { return };
+    let prefix = format!("tickstock-security:{}:", tickstock::queue::new_job_id());
+    let _keys = RedisPrefix { url: url.clone(), prefix: prefix.clone() };
+    let day = |year, month, day| chrono::NaiveDate::from_ymd_opt(year, month, day).unwrap();
+    let gap = Gap {
+        symbol: "AAPL".into(),
+        exchange: "XNYS".into(),
+        start: day(2024, 1, 2),
+        end: day(2024, 1, 2),
+        sessions: 1,
+    };
+    let jobs = vec![
+        // An empty symbol.
+        JobPayload::new("hostile", Tier::Normal, Timeframe::Daily, vec![Gap { symbol: String::new(), ..gap.clone() }]),
+        // Ten years of minute bars claiming one session: a 300 MB job that reserved 40 KB.
+        JobPayload::new(
+            "hostile",
+            Tier::Normal,
+            Timeframe::Minute,
+            vec![Gap { start: day(2014, 1, 2), end: day(2023, 12, 29), ..gap.clone() }],
+        ),
+        // An attempt count at the top of its range: adding the delivery must not wrap.
+        JobPayload { attempt: u32::MAX, ..JobPayload::new("hostile", Tier::Normal, Timeframe::Daily, vec![gap]) },
+    ];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let options = QueueOptions { key_prefix: prefix.clone(), ..QueueOptions::default() };
+        let queue = Queue::open(Some(&url), options).await.unwrap();
+        queue.enqueue_many(&jobs).await.unwrap();
+    });
+
+    let scratch = Scratch::new();
+    let db = scratch.file("worker.db").display().to_string();
+    let queue_args = ["--queue", url.as_str(), "--queue-prefix", prefix.as_str()];
+    let mut worker = vec!["worker", "--exit-when-idle", "--db", db.as_str()];
+    worker.extend(queue_args);
+    let output = scratch.run(&worker);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let mut dead = vec!["jobs", "dead", "--json"];
+    dead.extend(queue_args);
+    let output = scratch.run(&dead);
+    let dead: Value = serde_json::from_slice(&output.stdout).expect("dead letters as JSON");
+    let reasons: Vec<&str> = dead.as_array().unwrap().iter().filter_map(|entry| entry["reason"].as_str()).collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(reasons.iter().any(|reason| reason.contains("not a ticker")), "{reasons:?}");
+    assert!(reasons.iter().any(|reason| reason.contains("claims 1 sessions")), "{reasons:?}");
+    assert!(reasons.iter().any(|reason| reason.contains("deliver")), "{reasons:?}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let stored = runtime.block_on(async {
+        let store = tickstock::store::Store::open(&db).await.unwrap();
+        let count = store.count_bars(&tickstock::store::BarSelection::default()).await.unwrap();
+        store.close().await;
+        count
+    });
+    assert_eq!(stored, 0);
+}
+
+/// A password and an API key that must never be printed.
+const PASSWORD: &str = "Pw-never-printed-8d2f";
+const API_KEY: &str = "Key-never-printed-41c7";
+
+fn assert_no_secret(what: &str, output: &Output) {
+    for stream in [&output.stdout, &output.stderr] {
+        let text = String::from_utf8_lossy(stream);
+        assert!(!text.contains(PASSWORD) && !text.contains(API_KEY), "{what} printed a secret: {text}");
+    }
+}
+
+#[test]
+fn passwords_and_api_keys_never_appear_in_any_output() {
+    let (Some(postgres), Some(redis)) = (postgres_url(), redis_url()) else { return };
+    let database = TestDatabase::create(&postgres);
+    // PostgreSQL here trusts local users, so the password is carried and ignored.
+    let db = format!("{}?password={PASSWORD}", database.url.replacen("postgres@", &format!("postgres:{PASSWORD}@"), 1));
+    let unreachable_db = format!("postgres://tickstock:{PASSWORD}@127.0.0.1:1/db?sslpassword={PASSWORD}");
+    // Redis here has no password, so a URL with one fails to authenticate: its error too
+    // must not show it.
+    let locked_queue = redis.replacen("redis://", &format!("redis://:{PASSWORD}@"), 1);
+    let unreachable_queue = format!("redis://:{PASSWORD}@127.0.0.1:1/0?token={API_KEY}");
+    let scratch = Scratch::new();
+    let http_env = [
+        ("TICKSTOCK_HTTP_API_KEY", API_KEY.to_string()),
+        ("TICKSTOCK_HTTP_BASE_URL", format!("http://127.0.0.1:1/?apikey={API_KEY}")),
+    ];
+    let run = |what: &str, args: &[&str], environment: &[(&str, String)]| {
+        let mut command = scratch.command();
+        command.args(args);
+        for (name, value) in environment.iter().chain(&http_env) {
+            command.env(name, value);
+        }
+        let output = command.output().unwrap();
+        assert_no_secret(what, &output);
+        output
+    };
+
+    let load = run("load", &["load", "--symbols", "3", "--report", "json", "--progress", "none", "--db", &db], &[]);
+    assert!(load.status.success(), "{}", String::from_utf8_lossy(&load.stderr));
+    let report: Value = serde_json::from_slice(&load.stdout).unwrap();
+    assert!(report.to_string().contains("postgres:***@"), "{report}");
+    run("load (env)", &["load", "--symbols", "3", "--progress", "none"], &[("TICKSTOCK_DB", db.clone())]);
+    run("plan", &["plan", "--symbols", "3", "--db", &db], &[]);
+    run("plan --json", &["plan", "--symbols", "3", "--json"], &[("TICKSTOCK_DB", db.clone())]);
+    for bad_db in [&unreachable_db, &format!("mysql://root:{PASSWORD}@host/db")] {
+        let output = run("load (bad store)", &["load", "--symbols", "3", "--db", bad_db], &[]);
+        assert!(!output.status.success());
+        run("plan (bad store)", &["plan", "--symbols", "3", "--db", bad_db], &[]);
+    }
+    let http_load = run(
+        "load --provider http",
+        &[
+            "load",
+            "--symbols",
+            "1",
+            "--from",
+            "2020-01-02",
+            "--to",
+            "2020-01-10",
+            "--provider",
+            "http",
+            "--max-deliveries",
+            "1",
+            "--progress",
+            "none",
+            "--db",
+            &db,
+        ],
+        &[],
+    );
+    assert!(!http_load.status.success(), "an unreachable vendor cannot load");
+    for queue in [&locked_queue, &unreachable_queue] {
+        run("worker", &["worker", "--exit-when-idle", "--db", &db, "--queue", queue], &[]);
+        run("worker (env)", &["worker", "--exit-when-idle", "--db", &db], &[("TICKSTOCK_QUEUE", queue.clone())]);
+        run("jobs status", &["jobs", "status", "--queue", queue], &[]);
+        run("load --submit-only", &["load", "--symbols", "2", "--submit-only", "--db", &db, "--queue", queue], &[]);
+    }
+
+    // serve: its banner, and an error of its own.
+    let served = scratch.serve(&["--db", &db]);
+    let (_, reply) = served.post_load(r#"{"symbols":["AAPL"],"exchange":"NOPE"}"#);
+    assert!(!reply.to_string().contains(PASSWORD));
+    drop(served);
+    let banner = scratch.serve(&["--db", &db]).stderr.lock().unwrap().join("\n");
+    assert!(banner.contains("postgres:***@"), "{banner}");
+    assert!(!banner.contains(PASSWORD), "{banner}");
+    let refused = run("serve (bad store)", &["serve", "--listen", "127.0.0.1:0", "--db", &unreachable_db], &[]);
+    assert!(!refused.status.success());
+}
+
+#[test]
+fn a_refused_connection_is_reported_once_with_the_redacted_url() {
+    let scratch = Scratch::new();
+    let url = format!("postgres://tickstock:{PASSWORD}@127.0.0.1:1/db");
+    let output = scratch.run(&["load", "--symbols", "2", "--db", &url]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("postgres://tickstock:***@127.0.0.1:1/db"), "{stderr}");
+    assert_eq!(stderr.matches("refused").count(), 1, "each cause once: {stderr}");
+    let output = scratch.run(&["load", "--symbols", "2", "--queue", "redis://127.0.0.1:1"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("redis://127.0.0.1:1"), "{stderr}");
+}
+
+#[test]
+fn a_dry_run_and_a_refused_store_leave_every_file_as_it_was() {
+    let scratch = Scratch::new();
+    // plan against a store that does not exist: all missing, nothing created.
+    let missing = scratch.file("missing.db");
+    let output = scratch.run(&["plan", "--symbols", "2", "--json", "--db", &missing.display().to_string()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["sessions_missing"], summary["sessions_expected"]);
+    assert!(!missing.exists(), "plan created the store");
+    let leftovers: Vec<_> = std::fs::read_dir(scratch.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().to_string())
+        .filter(|name| name != "cache")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Someone else's SQLite file: refused, byte for byte untouched.
+    let foreign = scratch.file("foreign.db");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&foreign).create_if_missing(true);
+        let mut connection = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
+        sqlx::query("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO invoices (total) VALUES (12.5)").execute(&mut connection).await.unwrap();
+        connection.close().await.unwrap();
+    });
+    let before = std::fs::read(&foreign).unwrap();
+    for command in ["load", "plan"] {
+        let output = scratch.run(&[command, "--symbols", "2", "--db", &foreign.display().to_string()]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{command} used someone else's file");
+        assert!(stderr.contains("not a tickstock store") && stderr.contains("invoices"), "{stderr}");
+    }
+    assert_eq!(std::fs::read(&foreign).unwrap(), before, "the foreign file changed");
+    assert!(!scratch.file("foreign.db-wal").exists());
+
+    // A PostgreSQL URL without a database name is refused before connecting.
+    for url in ["postgres://postgres@127.0.0.1:5432", "postgres://postgres@127.0.0.1:5432/"] {
+        let output = scratch.run(&["load", "--symbols", "2", "--db", url]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{url} was accepted");
+        assert!(stderr.contains("names no database"), "{stderr}");
     }
 }
