@@ -105,7 +105,10 @@ pub async fn json_errors(response: Response) -> Response {
     let text = crate::redact::untrusted_text(&String::from_utf8_lossy(&text), MAX_REJECTION_CHARS);
     let message = match (status, &allow) {
         (StatusCode::METHOD_NOT_ALLOWED, Some(allow)) => {
-            format!("method not allowed on this route; it takes {}", String::from_utf8_lossy(allow.as_bytes()))
+            format!("this route does not take that method; it takes {}", String::from_utf8_lossy(allow.as_bytes()))
+        }
+        (StatusCode::METHOD_NOT_ALLOWED, None) => {
+            "this route does not take that method: reads are GET, changes are POST (see docs/api.md)".to_string()
         }
         _ if !text.is_empty() => text,
         _ => status.canonical_reason().unwrap_or("request refused").to_string(),
