@@ -530,3 +530,47 @@ fn a_dry_run_and_a_refused_store_leave_every_file_as_it_was() {
         assert!(stderr.contains("names no database"), "{stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_finding_no_planning_slot_gets_a_503_in_the_api_shape() {
+    use tickstock::server::{self, ServeLimits};
+    let cache = tempfile::tempdir().unwrap();
+    let runtime_options =
+        tickstock::plugin::RuntimeOptions { cache_dir: Some(cache.path().to_path_buf()), ..Default::default() };
+    let assembled = tokio::task::spawn_blocking(move || {
+        tickstock::cli::serve::assemble(runtime_options, None, None, Duration::from_millis(100))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let state = assembled.state;
+    let store = tickstock::store::Store::open(&cache.path().join("s.db").display().to_string()).await.unwrap();
+    let queue = tickstock::queue::Queue::open(None, Default::default()).await.unwrap();
+    let loads = server::loads::LoadsState {
+        registry: state.registry.clone(),
+        store,
+        queue,
+        board: tickstock::load::LoadBoard::new(),
+        limits: Default::default(),
+        // Every slot taken, as by loads still planning.
+        planning: std::sync::Arc::new(tokio::sync::Semaphore::new(0)),
+    };
+    let app = server::router(state.clone()).merge(server::loads::routes(loads, state));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server::run(listener, app, ServeLimits::for_token(None), async move {
+        let _ = stopped.await;
+    }));
+    let reply = tokio::task::spawn_blocking(move || {
+        let reply = http(&address, "POST", "/loads", &address, &[], br#"{"symbols":1}"#);
+        let health = http(&address, "GET", "/health", &address, &[], b"");
+        (reply, health)
+    })
+    .await
+    .unwrap();
+    let message = assert_api_error(&reply.0, 503);
+    assert!(message.contains("retry"), "{message}");
+    assert_eq!(reply.1.0, 200);
+    let _ = stop.send(());
+}
