@@ -227,9 +227,19 @@ fn short_or_blank_tokens_are_refused_from_every_source() {
         if let Some(token) = environment {
             command.env("TICKSTOCK_TOKEN", token);
         }
-        let output = command.output().unwrap();
+        // A server that accepted the token would serve for ever: it is given a bounded
+        // while to refuse, then stopped and counted as a failure.
+        let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut waited = 0;
+        while child.try_wait().unwrap().is_none() && waited < 600 {
+            std::thread::sleep(Duration::from_millis(100));
+            waited += 1;
+        }
+        let running = child.try_wait().unwrap().is_none();
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{args:?} was accepted");
+        assert!(!running && !output.status.success(), "{args:?} was accepted: {stderr}");
         assert!(stderr.contains("at least 16 characters"), "{args:?}: {stderr}");
     }
 }
