@@ -118,10 +118,11 @@ impl JobPayload {
                 crate::api::load::parse_symbol(&gap.symbol).map_err(|error| format!("gap {index}: {error}"))?;
             let exchange = crate::api::load::parse_mic(&gap.exchange, "exchange")
                 .map_err(|error| format!("gap {index}: {error}"))?;
-            // The planner writes symbols and exchanges in their canonical form.
-            if symbol != gap.symbol || exchange != gap.exchange {
+            // Whatever their case, they must be whole: no padding a worker would carry
+            // into a provider's URL or the store.
+            if !symbol.eq_ignore_ascii_case(&gap.symbol) || !exchange.eq_ignore_ascii_case(&gap.exchange) {
                 return Err(format!(
-                    "gap {index}: {} on {} is not upper-case and trimmed",
+                    "gap {index}: {} on {} has surrounding whitespace",
                     crate::api::quoted_prefix(&gap.symbol, 32),
                     crate::api::quoted_prefix(&gap.exchange, 8)
                 ));
@@ -564,7 +565,7 @@ mod tests {
         let cases: Vec<(JobPayload, &str)> = vec![
             (JobPayload { gaps: vec![Gap { symbol: String::new(), ..good.clone() }], ..job.clone() }, "not a ticker"),
             (JobPayload { gaps: vec![Gap { symbol: "-5".into(), ..good.clone() }], ..job.clone() }, "not a ticker"),
-            (JobPayload { gaps: vec![Gap { symbol: "aapl".into(), ..good.clone() }], ..job.clone() }, "upper-case"),
+            (JobPayload { gaps: vec![Gap { symbol: " AAPL".into(), ..good.clone() }], ..job.clone() }, "whitespace"),
             (JobPayload { gaps: vec![Gap { exchange: "X\nNYS".into(), ..good.clone() }], ..job.clone() }, "not a MIC"),
             (JobPayload { gaps: vec![Gap { sessions: 0, ..good.clone() }], ..job.clone() }, "is empty"),
             (JobPayload { gaps: vec![], ..job.clone() }, "no gaps"),
