@@ -5,7 +5,7 @@
 //! ARCHITECTURE.md for the map.
 
 // The pure core is its own crate (`host/core`); its modules keep their paths here.
-pub use tickstock_core::{bar, calendar, gaps, plan, schedule};
+pub use tickstock_core::{bar, calendar, gaps, plan, schedule, text};
 
 pub mod api;
 pub mod bench;
@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod plugin;
 pub mod provider;
 pub mod queue;
+pub mod redact;
 pub mod refresh;
 pub mod server;
 pub mod service;

@@ -18,6 +18,7 @@ use crate::metrics::{BreakerState, JobOutcome, Metrics};
 use crate::plugin::{PluginKind, RuntimeOptions};
 use crate::provider::Provider;
 use crate::queue::{JobQueue, Queue, QueueOptions};
+use crate::redact::SecretUrl;
 use crate::schedule::CircuitState;
 use crate::server::{self, loads::LoadsState};
 use crate::worker::{JobEvent, WorkerContext, WorkerCounters, WorkerOptions};
@@ -33,19 +34,29 @@ pub struct ServeConfig {
     pub runtime: RuntimeOptions,
     /// How long a plugin file must be left alone before it is loaded.
     pub debounce: Duration,
-    /// Store location: a SQLite path or a postgres:// URL.
-    pub store: String,
-    /// Queue: a redis:// URL, or None for the in-process queue.
-    pub queue: Option<String>,
+    /// Store location: a SQLite path or a postgres:// URL (printed redacted).
+    pub store: SecretUrl,
+    /// Queue: a redis:// URL, or None for the in-process queue (printed redacted).
+    pub queue: Option<SecretUrl>,
     pub queue_options: QueueOptions,
     pub provider: Arc<dyn Provider>,
     pub workers: WorkerOptions,
     /// What one `POST /loads` may ask for.
     pub request_limits: RequestLimits,
+    /// How long a client may take to send a request's headers.
+    pub header_read_timeout: Duration,
 }
+
+/// Header read timeout by default (the server's).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = server::DEFAULT_HEADER_READ_TIMEOUT;
 
 pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     server::check_exposure(config.listen, config.token.as_deref())?;
+    // Without a token only loopback `Host` names are served (see `ServeLimits`).
+    let serve_limits = server::ServeLimits {
+        header_read_timeout: config.header_read_timeout,
+        ..server::ServeLimits::for_token(config.token.as_deref())
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -65,11 +76,15 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
 
         // The load engine: a store, a queue, workers that run until shutdown, and the
         // load routes, with every job event feeding the board and the metrics.
+        // The store's and the queue's errors name their location redacted themselves.
         let location = config.store.clone();
-        let store =
-            crate::store::Store::open(&location).await.with_context(|| format!("opening the store {location}"))?;
-        let queue =
-            Queue::open(config.queue.as_deref(), config.queue_options.clone()).await.context("opening the queue")?;
+        let store = crate::store::Store::open(location.expose()).await?;
+        let queue = Queue::open(config.queue.as_ref().map(SecretUrl::expose), config.queue_options.clone())
+            .await
+            .with_context(|| match &config.queue {
+                Some(url) => format!("opening the queue {url}"),
+                None => "opening the in-process queue".to_string(),
+            })?;
         let board = LoadBoard::new();
         let metrics = state.metrics.clone();
         let observer = board.observer(Some(Arc::new(move |event: &JobEvent<'_>| record_job_metrics(&metrics, event))));
@@ -107,15 +122,16 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
             queue,
             board,
             limits: config.request_limits,
+            planning: Arc::new(tokio::sync::Semaphore::new(server::loads::DEFAULT_CONCURRENT_PLANS)),
         };
         let app = server::router(state.clone()).merge(server::loads::routes(loads, state));
 
         tracing::info!(
             "tickstock serve: listening on http://{} (calendars: {calendars}; store {location}; queue {})",
             listener.local_addr()?,
-            config.queue.as_deref().unwrap_or("in-process")
+            config.queue.as_ref().map_or_else(|| "in-process".to_string(), SecretUrl::to_string)
         );
-        let served = server::run(listener, app, shutdown_signal()).await.context("serving the admin API");
+        let served = server::run(listener, app, serve_limits, shutdown_signal()).await.context("serving the admin API");
         // Stop taking jobs, let those in flight finish and commit, then close the store.
         let _ = stop_workers.send(true);
         depth_task.abort();

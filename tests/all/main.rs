@@ -21,6 +21,7 @@ mod providers;
 mod queue;
 mod refresh;
 mod remote;
+mod security;
 mod serve;
 mod store;
 mod support;

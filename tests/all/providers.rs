@@ -249,6 +249,21 @@ async fn vendor(
                 format!("{}/v2/aggs/ticker/PAGED/range/1/day/2024-01-02/2024-01-12?cursor=2", base_url.lock().unwrap());
             ok(vec![aggregate(2, 10.0, 11.0, 9.0, 10.0)], Some(next))
         }
+        // The base URL's string with one more digit on the port: another origin.
+        "OFFSITE" => {
+            let next = format!("{}0/v2/aggs/ticker/AAPL/range/1/day/2024-01-02/2024-01-12", base_url.lock().unwrap());
+            ok(vec![aggregate(2, 10.0, 11.0, 9.0, 10.0)], Some(next))
+        }
+        // The same server under another name: another origin, which must not get the key.
+        "ELSEWHERE" => {
+            let port = base_url.lock().unwrap().rsplit_once(':').unwrap().1.to_string();
+            let location = format!("http://localhost:{port}/v2/aggs/ticker/AAPL/range/1/day/2024-01-02/2024-01-12");
+            (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+        }
+        "NOISY" => {
+            let error = format!("bad key\r\nX-Injected: yes\u{1b}[2J{}", "blah ".repeat(2000));
+            axum::Json(serde_json::json!({"status": "ERROR", "error": error})).into_response()
+        }
         "LIMITED" => (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], "slow down").into_response(),
         "BROKEN" => (StatusCode::INTERNAL_SERVER_ERROR, "oops").into_response(),
         "UNAVAILABLE" => (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "2")], "maintenance").into_response(),
@@ -404,4 +419,26 @@ async fn http_client_spaces_requests_to_its_rate_limit_across_tasks() {
             arrived.duration_since(started)
         );
     }
+}
+
+#[tokio::test]
+async fn http_key_stays_with_its_origin_and_vendor_text_is_bounded() {
+    let (base_url, arrivals) = start_vendor().await;
+    let provider = http_provider(&base_url, API_KEY, 100.0);
+    let sessions = new_york_sessions();
+
+    // A next_url whose string starts with the base URL but names another port.
+    let error = provider.fetch(request("OFFSITE", Timeframe::Daily, &sessions)).await.unwrap_err();
+    assert!(!error.is_transient(), "{error}");
+    assert!(error.to_string().contains("leaves the base URL's origin"), "{error}");
+
+    // A redirect to another origin is not followed: AAPL is never asked for.
+    let error = provider.fetch(request("ELSEWHERE", Timeframe::Daily, &sessions)).await.unwrap_err();
+    assert!(!error.is_transient(), "{error}");
+    assert!(arrivals.of("AAPL").is_empty(), "the redirect was followed");
+
+    // A vendor's error text arrives as one bounded line.
+    let error = provider.fetch(request("NOISY", Timeframe::Daily, &sessions)).await.unwrap_err().to_string();
+    assert!(error.len() < 600, "{} characters", error.len());
+    assert!(!error.chars().any(char::is_control), "{error:?}");
 }

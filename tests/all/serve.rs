@@ -70,9 +70,14 @@ async fn start(setup: ServerSetup<'_>) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (shutdown, shutdown_signal) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server::run(listener, server::router(state), async move {
-        let _ = shutdown_signal.await;
-    }));
+    tokio::spawn(server::run(
+        listener,
+        server::router(state),
+        server::ServeLimits::for_token(setup.token),
+        async move {
+            let _ = shutdown_signal.await;
+        },
+    ));
     TestServer { base, client: reqwest::Client::new(), folder, shutdown: Some(shutdown), _assembled_watcher: watcher }
 }
 

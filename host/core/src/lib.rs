@@ -11,3 +11,4 @@ pub mod calendar;
 pub mod gaps;
 pub mod plan;
 pub mod schedule;
+pub mod text;

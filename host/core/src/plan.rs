@@ -215,6 +215,41 @@ pub fn check_plan(request: &PlanRequest, jobs: &[PlannedJob]) -> Result<(), Stri
     Ok(())
 }
 
+/// Longest symbol accepted. Real tickers are under 12 characters; 32 leaves room for
+/// vendor suffixes (`BRK.B`, `RDS-A.L`) and refuses pasted garbage.
+pub const MAX_SYMBOL_CHARS: usize = 32;
+
+/// A ticker: 1..=32 of `A-Z 0-9 . - _ ^`, starting with a letter, a digit or `^` (index
+/// symbols such as `^GSPC`), upper-cased. Refuses what would read as a flag (`-5`) or
+/// carry control characters into logs and tables. The error is one line that quotes at
+/// most a short prefix of the input.
+pub fn parse_symbol(text: &str) -> Result<String, String> {
+    let symbol = text.trim().to_ascii_uppercase();
+    let well_formed = !symbol.is_empty()
+        && symbol.len() <= MAX_SYMBOL_CHARS
+        && symbol.chars().all(|c| c.is_ascii_alphanumeric() || ".-_^".contains(c))
+        && symbol.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '^');
+    if well_formed {
+        Ok(symbol)
+    } else {
+        Err(format!(
+            "symbol {} is not a ticker: 1 to {MAX_SYMBOL_CHARS} of A-Z 0-9 . - _ ^, starting with a letter, digit or ^",
+            crate::text::quoted_prefix(text, MAX_SYMBOL_CHARS)
+        ))
+    }
+}
+
+/// An exchange code: four ASCII letters or digits (ISO 10383 MIC), upper-cased. `what`
+/// names the input in the error.
+pub fn parse_mic(text: &str, what: &str) -> Result<String, String> {
+    let mic = text.trim().to_ascii_uppercase();
+    if mic.len() == 4 && mic.chars().all(|c| c.is_ascii_alphanumeric()) {
+        Ok(mic)
+    } else {
+        Err(format!("{what} {} is not a MIC (four letters or digits, e.g. XNYS)", crate::text::quoted_prefix(text, 8)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,9 +12,7 @@ use super::{InvalidInput, quoted_prefix};
 use crate::load::LoadRequest;
 use crate::plan::{Listing, PlanLimits, Tier, Timeframe};
 
-/// Longest symbol accepted. Real tickers are under 12 characters; 32 leaves room for
-/// vendor suffixes (`BRK.B`, `RDS-A.L`) and refuses pasted garbage.
-pub const MAX_SYMBOL_CHARS: usize = 32;
+pub use crate::plan::MAX_SYMBOL_CHARS;
 
 /// Most years one request may span.
 pub const MAX_YEARS: u32 = 100;
@@ -189,33 +187,14 @@ pub fn parse_listing(text: &str, default_exchange: &str) -> Result<Listing, Inva
     Ok(Listing { symbol: parse_symbol(symbol)?, exchange })
 }
 
-/// A ticker: 1..=32 of `A-Z 0-9 . - _ ^`, starting with a letter, a digit or `^` (index
-/// symbols such as `^GSPC`), upper-cased. Refuses what would read as a flag (`-5`) or
-/// carry control characters into logs and tables.
+/// A ticker (see [`crate::plan::parse_symbol`]), upper-cased.
 pub fn parse_symbol(text: &str) -> Result<String, InvalidInput> {
-    let symbol = text.trim().to_ascii_uppercase();
-    let well_formed = !symbol.is_empty()
-        && symbol.len() <= MAX_SYMBOL_CHARS
-        && symbol.chars().all(|c| c.is_ascii_alphanumeric() || ".-_^".contains(c))
-        && symbol.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '^');
-    if well_formed {
-        Ok(symbol)
-    } else {
-        Err(InvalidInput(format!(
-            "symbol {} is not a ticker: 1 to {MAX_SYMBOL_CHARS} of A-Z 0-9 . - _ ^, starting with a letter, digit or ^",
-            quoted_prefix(text, MAX_SYMBOL_CHARS)
-        )))
-    }
+    crate::plan::parse_symbol(text).map_err(InvalidInput)
 }
 
 /// An exchange code: four ASCII letters or digits (ISO 10383 MIC), upper-cased.
 pub fn parse_mic(text: &str, what: &str) -> Result<String, InvalidInput> {
-    let mic = text.trim().to_ascii_uppercase();
-    if mic.len() == 4 && mic.chars().all(|c| c.is_ascii_alphanumeric()) {
-        Ok(mic)
-    } else {
-        Err(InvalidInput(format!("{what} {} is not a MIC (four letters or digits, e.g. XNYS)", quoted_prefix(text, 8))))
-    }
+    crate::plan::parse_mic(text, what).map_err(InvalidInput)
 }
 
 /// A plugin name as a request may give it: 1..=64 of `a-z A-Z 0-9 - _ .`.

@@ -5,6 +5,7 @@
 
 pub mod calendar;
 pub mod load;
+pub mod plan;
 pub mod plugins;
 pub mod queue;
 pub mod serve;

@@ -208,7 +208,8 @@ async fn status_throughput(state: crate::server::ServerState, args: &ServeBenchA
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::server::run(listener, crate::server::router(state), async move {
+    let limits = crate::server::ServeLimits::for_token(None);
+    let server = tokio::spawn(crate::server::run(listener, crate::server::router(state), limits, async move {
         let _ = stopped.await;
     }));
     // Warm every year the instants touch, so the run measures the API, not plugin calls.

@@ -44,6 +44,18 @@ pub enum BenchCommand {
     },
     /// The whole load path, N symbols x Y years of daily bars into a fresh store.
     Load(bench::load::LoadBenchArgs),
+    /// Planning alone (what `POST /loads` does before it answers): N generated symbols x
+    /// Y years of daily bars against an empty store, from the request to the checked jobs.
+    Plan {
+        /// Symbols in the request.
+        #[arg(long, default_value_t = 100_000)]
+        symbols: u64,
+        #[arg(long, default_value_t = 1)]
+        years: u32,
+        /// Most symbols one request may hold, as `serve --max-symbols-per-request`.
+        #[arg(long, default_value_t = crate::api::load::RequestLimits::default().max_symbols)]
+        max_symbols_per_request: usize,
+    },
 }
 
 pub fn run(options: &GlobalOptions, command: BenchCommand) -> anyhow::Result<()> {
@@ -62,5 +74,8 @@ pub fn run(options: &GlobalOptions, command: BenchCommand) -> anyhow::Result<()>
         BenchCommand::Queue(args) => bench::queue::run(args),
         BenchCommand::Plugins { calls, json } => bench::plugins::run(options.runtime_options(), calls, json),
         BenchCommand::Load(args) => bench::load::run(super::open_registry(options)?, args),
+        BenchCommand::Plan { symbols, years, max_symbols_per_request } => {
+            bench::plan::run(super::open_registry(options)?, symbols, years, max_symbols_per_request)
+        }
     }
 }

@@ -17,6 +17,7 @@ use crate::plan::{Listing, PlanLimits, Tier};
 use crate::plugin::Registry;
 use crate::provider::{self, Provider};
 use crate::queue::{JobQueue, Queue, QueueOptions};
+use crate::redact::SecretUrl;
 use crate::store::Store;
 use crate::worker::{Throttle, WorkerCounters, WorkerOptions};
 
@@ -61,8 +62,8 @@ pub struct RequestArgs {
     pub max_symbols_per_job: u32,
 
     /// Store: a SQLite file path or a postgres:// URL [default: ./tickstock.db].
-    #[arg(long, env = "TICKSTOCK_DB")]
-    pub db: Option<String>,
+    #[arg(long, env = "TICKSTOCK_DB", hide_env_values = true)]
+    pub db: Option<SecretUrl>,
 }
 
 /// Where bars come from and how the workers run: shared by `load` and `worker`.
@@ -109,8 +110,8 @@ pub struct JobRunnerArgs {
 #[derive(Debug, Clone, Args)]
 pub struct QueueArgs {
     /// Queue: redis://host:port for Redis Streams [default: in-process].
-    #[arg(long, env = "TICKSTOCK_QUEUE")]
-    pub queue: Option<String>,
+    #[arg(long, env = "TICKSTOCK_QUEUE", hide_env_values = true)]
+    pub queue: Option<SecretUrl>,
 
     /// Seconds a delivered job may go silent before another worker reclaims it.
     #[arg(long, default_value_t = 30)]
@@ -177,8 +178,8 @@ pub struct WorkerArgs {
     #[command(flatten)]
     pub queue: QueueArgs,
     /// Store: a SQLite file path or a postgres:// URL [default: ./tickstock.db].
-    #[arg(long, env = "TICKSTOCK_DB")]
-    pub db: Option<String>,
+    #[arg(long, env = "TICKSTOCK_DB", hide_env_values = true)]
+    pub db: Option<SecretUrl>,
     /// Exit once the queue has nothing queued or in flight, instead of waiting for more.
     #[arg(long)]
     pub exit_when_idle: bool,
@@ -254,7 +255,7 @@ impl RequestArgs {
         Ok(self.to_spec()?.to_request(Utc::now().date_naive(), &limits)?)
     }
 
-    pub fn db_location(&self) -> String {
+    pub fn db_location(&self) -> SecretUrl {
         self.db.clone().unwrap_or_else(crate::store::default_location)
     }
 }
@@ -352,7 +353,12 @@ impl QueueArgs {
     }
 
     pub async fn open(&self) -> anyhow::Result<Queue> {
-        Queue::open(self.queue.as_deref(), self.options()).await.context("opening the queue")
+        Queue::open(self.queue.as_ref().map(SecretUrl::expose), self.options()).await.with_context(|| {
+            match &self.queue {
+                Some(url) => format!("opening the queue {url}"),
+                None => "opening the in-process queue".to_string(),
+            }
+        })
     }
 }
 
@@ -381,21 +387,26 @@ fn spawn_signal_handler() -> watch::Receiver<bool> {
     receiver
 }
 
-async fn open_store(location: &str) -> anyhow::Result<Store> {
-    Store::open(location).await.with_context(|| format!("opening the store {location}"))
+/// Opens the store at `location`; the error names it redacted, once.
+pub async fn open_store(location: &SecretUrl) -> anyhow::Result<Store> {
+    Ok(Store::open(location.expose()).await?)
 }
 
 pub fn load(options: &GlobalOptions, args: LoadArgs) -> anyhow::Result<()> {
     let request = args.request.to_request()?;
     let registry = super::open_registry(options)?;
+    // Everything that can be refused is refused before the store is opened: a load that
+    // cannot run creates no file and touches no database.
+    crate::load::check_request(&registry, &request)?;
+    let provider = args.work.provider()?;
+    let worker_options = args.work.worker_options(true, Duration::from_secs(args.queue.claim_idle_secs.max(1)))?;
     let runtime = runtime()?;
     let report = runtime.block_on(async {
         let shutdown = spawn_signal_handler();
         let store = open_store(&args.request.db_location()).await?;
         let queue = args.queue.open().await?;
-        let claim_idle = Duration::from_secs(args.queue.claim_idle_secs.max(1));
         let run_options = RunOptions {
-            workers: args.work.worker_options(true, claim_idle)?,
+            workers: worker_options,
             progress: match args.progress {
                 ProgressArg::Auto => ProgressStyle::Auto,
                 ProgressArg::Lines => ProgressStyle::Lines,
@@ -404,9 +415,7 @@ pub fn load(options: &GlobalOptions, args: LoadArgs) -> anyhow::Result<()> {
             submit_only: args.submit_only,
             observer: None,
         };
-        let report =
-            crate::load::run(registry, store.clone(), args.work.provider()?, queue, &request, run_options, shutdown)
-                .await;
+        let report = crate::load::run(registry, store.clone(), provider, queue, &request, run_options, shutdown).await;
         store.close().await;
         anyhow::Ok(report?)
     })?;
@@ -426,9 +435,11 @@ pub fn load(options: &GlobalOptions, args: LoadArgs) -> anyhow::Result<()> {
 pub fn plan(options: &GlobalOptions, args: PlanArgs) -> anyhow::Result<()> {
     let request = args.request.to_request()?;
     let registry: Arc<Registry> = super::open_registry(options)?;
+    crate::load::check_request(&registry, &request)?;
     let runtime = runtime()?;
     let plan = runtime.block_on(async {
-        let store = open_store(&args.request.db_location()).await?;
+        // A dry run reads: it creates no file, migrates nothing, writes nothing.
+        let store = Store::open_read_only(args.request.db_location().expose()).await?;
         let plan = crate::load::plan_load(&registry, &store, &request).await;
         store.close().await;
         anyhow::Ok(plan?)
@@ -489,7 +500,7 @@ pub fn worker(options: &GlobalOptions, args: WorkerArgs) -> anyhow::Result<()> {
         eprintln!(
             "worker {} on {} -> {}, provider {}",
             queue.consumer_name(),
-            args.queue.queue.as_deref().unwrap_or_default(),
+            args.queue.queue.as_ref().map(SecretUrl::to_string).unwrap_or_default(),
             location,
             args.work.provider
         );

@@ -26,8 +26,10 @@ pub enum LogFormat {
 /// names one.
 pub fn init(level: Option<&str>, format: LogFormat, command_default: &str) -> anyhow::Result<()> {
     // sqlx reports any statement over a second at warn; a bulk upsert of thousands of bars
-    // is such a statement by design, so its timing is only shown on request.
-    let default = format!("{command_default},sqlx::query=error");
+    // is such a statement by design, so its timing is only shown on request. sqlx also
+    // warns of a URL parameter it does not know *with its value*, which may be a secret
+    // (`?apikey=...`): silenced too.
+    let default = format!("{command_default},sqlx::query=error,sqlx_postgres::options=error");
     let chosen = level
         .map(str::to_string)
         .or_else(|| std::env::var("RUST_LOG").ok().filter(|text| !text.trim().is_empty()))

@@ -80,7 +80,10 @@ pub fn run(options: &GlobalOptions, args: RefreshArgs) -> anyhow::Result<()> {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             DatasetHome::Postgres { url: url.clone() }
         }
-        Some(other) => bail!("--db takes a postgres:// URL (got {other:?}); SQLite datasets live under --data-dir"),
+        Some(other) => bail!(
+            "--db takes a postgres:// URL (got {}); SQLite datasets live under --data-dir",
+            crate::api::quoted_prefix(&crate::redact::redact_url(other), 80)
+        ),
         None => DatasetHome::Folder(args.data_dir.clone()),
     };
     let universes = match &args.universes {

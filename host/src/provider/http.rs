@@ -24,6 +24,8 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::redact::{redact_url, untrusted_text};
+
 use super::{FetchFuture, FetchRequest, PermanentError, Provider, ProviderError, TransientError, session_index_of};
 use crate::store::{Bar, Timeframe};
 
@@ -31,6 +33,23 @@ use crate::store::{Bar, Timeframe};
 pub const BASE_URL_VARIABLE: &str = "TICKSTOCK_HTTP_BASE_URL";
 pub const API_KEY_VARIABLE: &str = "TICKSTOCK_HTTP_API_KEY";
 pub const RATE_VARIABLE: &str = "TICKSTOCK_HTTP_REQUESTS_PER_SECOND";
+
+/// Most characters of a vendor's own text (an error message) kept in an error.
+const VENDOR_TEXT_CHARS: usize = 200;
+
+/// Most `next_url` pages followed for one fetch: a vendor that always answers with one
+/// more page must not hold a worker for ever.
+const MAX_PAGES: u32 = 10_000;
+
+/// Most redirects followed within the base URL's origin.
+const MAX_REDIRECTS: usize = 5;
+
+/// Same scheme, host and port (the default port of the scheme when none is given).
+fn same_origin(base: &reqwest::Url, other: &reqwest::Url) -> bool {
+    base.scheme() == other.scheme()
+        && base.host_str().map(str::to_ascii_lowercase) == other.host_str().map(str::to_ascii_lowercase)
+        && base.port_or_known_default() == other.port_or_known_default()
+}
 
 /// How to reach the vendor.
 #[derive(Clone)]
@@ -84,6 +103,8 @@ impl HttpConfig {
 #[derive(Debug)]
 pub struct HttpProvider {
     config: HttpConfig,
+    /// `config.base_url`, parsed: the origin the key may go to.
+    base: reqwest::Url,
     client: reqwest::Client,
     /// Interval between request slots.
     slot_interval: Duration,
@@ -96,19 +117,40 @@ impl HttpProvider {
         if !(config.requests_per_second.is_finite() && config.requests_per_second > 0.0) {
             return Err(format!("requests per second must be positive, got {}", config.requests_per_second));
         }
-        if !(config.base_url.starts_with("http://") || config.base_url.starts_with("https://")) {
-            return Err(format!("base URL {:?} must start with http:// or https://", config.base_url));
-        }
+        let shown = crate::text::quoted_prefix(&redact_url(&config.base_url), 120);
+        let base = reqwest::Url::parse(&config.base_url)
+            .ok()
+            .filter(|base| matches!(base.scheme(), "http" | "https") && base.host_str().is_some())
+            .ok_or_else(|| format!("base URL {shown} must be an http:// or https:// URL with a host"))?;
+        // The key goes with every request, so a redirect is followed only within the base
+        // URL's origin; one elsewhere stops, and its 3xx is an error like any other.
+        let redirect_origin = base.clone();
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS || !same_origin(&redirect_origin, attempt.url()) {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        });
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
+            .redirect(redirects)
             .build()
             .map_err(|error| format!("cannot build the HTTP client: {error}"))?;
         Ok(HttpProvider {
             slot_interval: Duration::from_secs_f64(1.0 / config.requests_per_second),
             config,
+            base,
             client,
             next_slot: Mutex::new(Instant::now()),
         })
+    }
+
+    /// Whether `next_url` may be fetched with the key: same scheme, host and port as the
+    /// base URL, compared parsed (a string prefix lets `http://host:5098` through to
+    /// `http://host:50981`, and `https://api.vendor.example` to `...example.evil.example`).
+    fn may_follow(&self, next_url: &str) -> bool {
+        reqwest::Url::parse(next_url).is_ok_and(|next| same_origin(&self.base, &next))
     }
 
     /// Waits for this request's slot in the rate limit.
@@ -160,7 +202,7 @@ impl HttpProvider {
             if let Some(wait) = retry_after {
                 self.back_off_until(Instant::now() + wait).await;
             }
-            let url = url.to_string();
+            let url = redact_url(url);
             let status_code = status.as_u16();
             return Err(match status {
                 StatusCode::TOO_MANY_REQUESTS => TransientError::RateLimited { url, retry_after }.into(),
@@ -178,16 +220,20 @@ impl HttpProvider {
         }
         let body = response.bytes().await.map_err(|error| self.transport_error(url, error))?;
         let page: AggregatesPage = serde_json::from_slice(&body).map_err(|error| PermanentError::BadPayload {
-            url: url.to_string(),
-            detail: format!("not an aggregates response: {error}"),
+            url: redact_url(url),
+            detail: format!("not an aggregates response: {}", untrusted_text(&error.to_string(), VENDOR_TEXT_CHARS)),
         })?;
         if !matches!(page.status.as_deref(), None | Some("OK") | Some("DELAYED")) {
+            // The vendor's words go into logs and dead letters: one bounded line of them.
             return Err(PermanentError::BadPayload {
-                url: url.to_string(),
+                url: redact_url(url),
                 detail: format!(
-                    "status {:?}{}",
-                    page.status,
-                    page.error.as_deref().map(|error| format!(": {error}")).unwrap_or_default()
+                    "status {}{}",
+                    crate::text::quoted_prefix(&untrusted_text(page.status.as_deref().unwrap_or_default(), 32), 32),
+                    page.error
+                        .as_deref()
+                        .map(|error| format!(": {}", untrusted_text(error, VENDOR_TEXT_CHARS)))
+                        .unwrap_or_default()
                 ),
             }
             .into());
@@ -197,9 +243,11 @@ impl HttpProvider {
 
     fn transport_error(&self, url: &str, error: reqwest::Error) -> ProviderError {
         if error.is_timeout() {
-            TransientError::Timeout { url: url.to_string(), timeout: self.config.timeout }.into()
+            TransientError::Timeout { url: redact_url(url), timeout: self.config.timeout }.into()
         } else {
-            TransientError::Connection { url: url.to_string(), detail: error_chain(&error) }.into()
+            // reqwest's message quotes the URL whole; it is named, redacted, beside it.
+            let detail = untrusted_text(&error_chain(&error.without_url()), VENDOR_TEXT_CHARS);
+            TransientError::Connection { url: redact_url(url), detail }.into()
         }
     }
 }
@@ -213,7 +261,14 @@ impl Provider for HttpProvider {
         Box::pin(async move {
             let Some(mut url) = self.first_url(&request) else { return Ok(Vec::new()) };
             let mut bars = Vec::new();
-            loop {
+            for page_number in 1.. {
+                if page_number > MAX_PAGES {
+                    return Err(PermanentError::BadPayload {
+                        url: redact_url(&url),
+                        detail: format!("more than {MAX_PAGES} pages of next_url; not followed further"),
+                    }
+                    .into());
+                }
                 let page = self.get_page(&url).await?;
                 for aggregate in page.results.unwrap_or_default() {
                     if let Some(bar) = bar_from_aggregate(&request, &aggregate, &url)? {
@@ -223,13 +278,14 @@ impl Provider for HttpProvider {
                 match page.next_url {
                     // The key goes along with every page, so only pages on the configured
                     // base URL are followed.
-                    Some(next_url) if next_url.starts_with(self.config.base_url.trim_end_matches('/')) => {
-                        url = next_url
-                    }
+                    Some(next_url) if self.may_follow(&next_url) => url = next_url,
                     Some(next_url) if !next_url.is_empty() => {
                         return Err(PermanentError::BadPayload {
-                            url,
-                            detail: format!("next_url {next_url:?} leaves the configured base URL; not followed"),
+                            url: redact_url(&url),
+                            detail: format!(
+                                "next_url {} leaves the base URL's origin; not followed",
+                                crate::text::quoted_prefix(&untrusted_text(&redact_url(&next_url), 200), 200)
+                            ),
                         }
                         .into());
                     }
@@ -266,7 +322,7 @@ fn bar_from_aggregate(
     aggregate: &Aggregate,
     url: &str,
 ) -> Result<Option<Bar>, ProviderError> {
-    let bad = |detail: String| ProviderError::Permanent(PermanentError::BadPayload { url: url.to_string(), detail });
+    let bad = |detail: String| ProviderError::Permanent(PermanentError::BadPayload { url: redact_url(url), detail });
     let window_start = DateTime::from_timestamp_millis(aggregate.t)
         .ok_or_else(|| bad(format!("timestamp {} is out of range", aggregate.t)))?;
     let start = match request.timeframe {
@@ -351,6 +407,24 @@ mod tests {
         assert_eq!(retry_after(&headers), Some(Duration::ZERO), "a date in the past means now");
         headers.insert(RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn only_the_base_urls_exact_origin_is_the_same_origin() {
+        let base = reqwest::Url::parse("http://host:5098/api").unwrap();
+        for (other, same) in [
+            ("http://host:5098/v2/next?cursor=1", true),
+            ("http://HOST:5098/x", true),
+            ("http://host:50981/v2/next", false),
+            ("https://host:5098/v2/next", false),
+            ("http://host.evil.example:5098/", false),
+            ("http://host/", false),
+        ] {
+            assert_eq!(same_origin(&base, &reqwest::Url::parse(other).unwrap()), same, "{other}");
+        }
+        let https = reqwest::Url::parse("https://api.vendor.example").unwrap();
+        assert!(same_origin(&https, &reqwest::Url::parse("https://api.vendor.example:443/v2").unwrap()));
+        assert!(!same_origin(&https, &reqwest::Url::parse("https://api.vendor.example.evil.example/").unwrap()));
     }
 
     #[test]

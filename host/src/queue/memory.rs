@@ -263,11 +263,11 @@ impl JobQueue for MemoryQueue {
                     continue;
                 }
             };
-            let deliveries = job.attempt + times_delivered;
+            let deliveries = job.attempt.saturating_add(times_delivered);
             if deliveries > self.options().max_deliveries {
                 // Taken over from a consumer that went silent once too often.
-                let reason = too_many_deliveries_reason(deliveries - 1, entry.last_error.as_deref());
-                self.bury(tier, &entry.entry_id, reason, deliveries - 1);
+                let reason = too_many_deliveries_reason(deliveries.saturating_sub(1), entry.last_error.as_deref());
+                self.bury(tier, &entry.entry_id, reason, deliveries.saturating_sub(1));
                 continue;
             }
             return Ok(Some(Delivery {

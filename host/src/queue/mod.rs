@@ -39,6 +39,12 @@ pub use self::redis::RedisQueue;
 /// format instead of guessing at its meaning; bump this when a field changes meaning.
 pub const JOB_FORMAT: u32 = 1;
 
+/// Longest job or load id read from a payload (ours are 32 hex digits or so).
+const MAX_ID_CHARS: usize = 64;
+
+/// Most gaps one payload may hold: the planner's jobs hold at most 100,000 symbols' gaps.
+const MAX_GAPS_PER_JOB: usize = 1_000_000;
+
 /// One job: a set of gaps the worker loads together, in one store transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobPayload {
@@ -80,7 +86,56 @@ impl JobPayload {
         if format != JOB_FORMAT {
             return Err(QueueError::UnsupportedFormat { found: format, supported: JOB_FORMAT });
         }
-        serde_json::from_str(text).map_err(|error| QueueError::Undecodable { reason: error.to_string() })
+        let job: JobPayload = serde_json::from_str(text).map_err(|error| QueueError::Undecodable {
+            reason: crate::redact::untrusted_text(&error.to_string(), 200),
+        })?;
+        job.check().map_err(|reason| QueueError::Undecodable { reason })?;
+        Ok(job)
+    }
+
+    /// What a worker must not trust in a payload it did not write: ids, symbols and
+    /// exchanges that are not what the planner makes, an empty job, a backwards gap, more
+    /// gaps than a job may hold. (A gap's `sessions` is checked against the calendar by the
+    /// worker, which has one.)
+    fn check(&self) -> Result<(), String> {
+        let is_id = |text: &str| {
+            !text.is_empty()
+                && text.len() <= MAX_ID_CHARS
+                && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+        };
+        if !is_id(&self.id) {
+            return Err(format!("job id {} is not an id", crate::text::quoted_prefix(&self.id, 40)));
+        }
+        if !is_id(&self.load_id) {
+            return Err(format!("load id {} is not an id", crate::text::quoted_prefix(&self.load_id, 40)));
+        }
+        if self.gaps.is_empty() {
+            return Err("the job has no gaps".to_string());
+        }
+        if self.gaps.len() > MAX_GAPS_PER_JOB {
+            return Err(format!("the job has {} gaps, over the limit of {MAX_GAPS_PER_JOB}", self.gaps.len()));
+        }
+        for (index, gap) in self.gaps.iter().enumerate() {
+            let symbol = crate::plan::parse_symbol(&gap.symbol).map_err(|error| format!("gap {index}: {error}"))?;
+            let exchange =
+                crate::plan::parse_mic(&gap.exchange, "exchange").map_err(|error| format!("gap {index}: {error}"))?;
+            // Whatever their case, they must be whole: no padding a worker would carry
+            // into a provider's URL or the store.
+            if !symbol.eq_ignore_ascii_case(&gap.symbol) || !exchange.eq_ignore_ascii_case(&gap.exchange) {
+                return Err(format!(
+                    "gap {index}: {} on {} has surrounding whitespace",
+                    crate::text::quoted_prefix(&gap.symbol, 32),
+                    crate::text::quoted_prefix(&gap.exchange, 8)
+                ));
+            }
+            if gap.start > gap.end || gap.sessions == 0 {
+                return Err(format!(
+                    "gap {index} ({symbol} {}..{}, {} sessions) is empty",
+                    gap.start, gap.end, gap.sessions
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -345,7 +400,7 @@ impl Queue {
             {
                 Ok(Queue::Redis(RedisQueue::open(url, options).await?))
             }
-            Some(url) => Err(QueueError::UnsupportedUrl { url: url.to_string() }),
+            Some(url) => Err(QueueError::UnsupportedUrl { url: crate::redact::redact_url(url) }),
         }
     }
 
@@ -501,5 +556,29 @@ mod tests {
         };
         let job = JobPayload::new("load-1", Tier::High, Timeframe::Daily, vec![gap]);
         assert_eq!(JobPayload::decode(&job.encode().unwrap()).unwrap(), job);
+    }
+
+    #[test]
+    fn a_payload_a_worker_should_not_trust_is_undecodable_with_a_reason() {
+        let day = chrono::NaiveDate::from_ymd_opt(2024, 1, 2).unwrap();
+        let good = Gap { symbol: "AAPL".into(), exchange: "XNAS".into(), start: day, end: day, sessions: 1 };
+        let job = JobPayload::new("load-1", Tier::High, Timeframe::Daily, vec![good.clone()]);
+        let cases: Vec<(JobPayload, &str)> = vec![
+            (JobPayload { gaps: vec![Gap { symbol: String::new(), ..good.clone() }], ..job.clone() }, "not a ticker"),
+            (JobPayload { gaps: vec![Gap { symbol: "-5".into(), ..good.clone() }], ..job.clone() }, "not a ticker"),
+            (JobPayload { gaps: vec![Gap { symbol: " AAPL".into(), ..good.clone() }], ..job.clone() }, "whitespace"),
+            (JobPayload { gaps: vec![Gap { exchange: "X\nNYS".into(), ..good.clone() }], ..job.clone() }, "not a MIC"),
+            (JobPayload { gaps: vec![Gap { sessions: 0, ..good.clone() }], ..job.clone() }, "is empty"),
+            (JobPayload { gaps: vec![], ..job.clone() }, "no gaps"),
+            (JobPayload { id: "x".repeat(1000), ..job.clone() }, "not an id"),
+        ];
+        for (bad, expected) in cases {
+            let error = JobPayload::decode(&bad.encode().unwrap()).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+            assert!(error.len() < 300, "{error}");
+        }
+        // An attempt count at the top of its range decodes (the queues add to it saturating).
+        let worn = JobPayload { attempt: u32::MAX, ..job };
+        assert_eq!(JobPayload::decode(&worn.encode().unwrap()).unwrap().attempt, u32::MAX);
     }
 }

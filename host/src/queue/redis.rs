@@ -220,6 +220,15 @@ impl RedisQueue {
     /// group on every tier stream if it is not there yet.
     pub async fn open(url: &str, options: QueueOptions) -> Result<RedisQueue, QueueError> {
         let client = redis::Client::open(url)?;
+        // One plain connection first: a connection manager retries a refused connection
+        // six times with backoff (about 10 s) before it says so; a wrong password or a
+        // closed port should be reported at once. The managers keep retrying later outages.
+        let probe_config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(COMMAND_TIMEOUT));
+        let mut probe = client.get_multiplexed_async_connection_with_config(&probe_config).await?;
+        let _: String = redis::cmd("PING").query_async(&mut probe).await?;
+        drop(probe);
         let commands = client
             .get_connection_manager_with_config(
                 ConnectionManagerConfig::new()
@@ -519,10 +528,10 @@ impl RedisQueue {
                 return Ok(None);
             }
         };
-        let deliveries = job.attempt + entry.times_delivered;
+        let deliveries = job.attempt.saturating_add(entry.times_delivered);
         if deliveries > self.options().max_deliveries {
-            let reason = too_many_deliveries_reason(deliveries - 1, entry.last_error.as_deref());
-            self.bury(tier, &entry.entry_id, &reason, deliveries - 1).await?;
+            let reason = too_many_deliveries_reason(deliveries.saturating_sub(1), entry.last_error.as_deref());
+            self.bury(tier, &entry.entry_id, &reason, deliveries.saturating_sub(1)).await?;
             return Ok(None);
         }
         Ok(Some(Delivery { job, tier, deliveries, last_error: entry.last_error, entry_id: entry.entry_id }))

@@ -22,6 +22,10 @@ use crate::plugin::Registry;
 use crate::queue::{JobQueue, Queue};
 use crate::store::Store;
 
+/// Plans computed at once by default: planning is CPU-bound (calendar sessions, gaps,
+/// the policy's call), so more than the cores of a small machine only queues.
+pub const DEFAULT_CONCURRENT_PLANS: usize = 2;
+
 /// What the load routes share.
 #[derive(Clone)]
 pub struct LoadsState {
@@ -31,6 +35,9 @@ pub struct LoadsState {
     pub board: Arc<LoadBoard>,
     /// What one request may ask for.
     pub limits: RequestLimits,
+    /// One permit per plan being computed; a request finding none is a 503, not a wait,
+    /// so a burst of large requests cannot pile up memory and threads.
+    pub planning: Arc<tokio::sync::Semaphore>,
 }
 
 /// The load routes; `POST` behind the server's token like every mutating route.
@@ -46,16 +53,28 @@ async fn submit_load(
     State(loads): State<LoadsState>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<LoadStatus>), ApiError> {
-    // Parsed here rather than by axum's `Json` extractor so a malformed body gets the
-    // API's own error shape, and serde's message (which may quote the body) is cut short.
-    let spec: LoadSpec = serde_json::from_slice(&body).map_err(|error| {
-        let reason = error.to_string();
-        ApiError::BadRequest(format!("invalid load request: {}", crate::api::quoted_prefix(&reason, 200)))
+    let permit = loads.planning.clone().try_acquire_owned().map_err(|_| {
+        ApiError::Busy("the server is planning as many loads as it may at once; retry in a moment".into())
     })?;
-    let request = spec
-        .to_request(chrono::Utc::now().date_naive(), &loads.limits)
-        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
-    let plan = plan_load(&loads.registry, &loads.store, &request).await.map_err(load_error)?;
+    // Parsing, checking and planning run on a blocking thread: for 100,000 symbols they
+    // take a while of CPU, which on an async worker would stall every other request
+    // (`/health` included). The plan's own I/O is driven from there through the handle.
+    let handle = tokio::runtime::Handle::current();
+    let (registry, store, limits) = (loads.registry.clone(), loads.store.clone(), loads.limits);
+    let plan = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        // Parsed here rather than by axum's `Json` extractor so a malformed body gets the
+        // API's own error shape, and serde's message (which may quote the body) is cut short.
+        let spec: LoadSpec = serde_json::from_slice(&body).map_err(|error| {
+            let reason = error.to_string();
+            ApiError::BadRequest(format!("invalid load request: {}", crate::api::quoted_prefix(&reason, 200)))
+        })?;
+        let request = spec
+            .to_request(chrono::Utc::now().date_naive(), &limits)
+            .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+        handle.block_on(plan_load(&registry, &store, &request)).map_err(load_error)
+    })
+    .await??;
     loads.board.register(&plan);
     let id = plan.load_id.clone();
     // Enqueue in the background: with a plan larger than the queue's backlog limit the
@@ -72,7 +91,10 @@ async fn submit_load(
 
 async fn load_status(State(loads): State<LoadsState>, Path(id): Path<String>) -> Result<Json<LoadStatus>, ApiError> {
     loads.board.get(&id).map(Json).ok_or_else(|| {
-        ApiError::NotFound(format!("no load {id:?} was submitted to this server (or it is long forgotten)"))
+        ApiError::NotFound(format!(
+            "no load {} was submitted to this server (or it is long forgotten)",
+            crate::api::quoted_prefix(&id, 40)
+        ))
     })
 }
 

@@ -110,6 +110,16 @@ pub struct SymbolGap {
 pub enum StoreError {
     #[error("cannot open the store at {location}: {source}")]
     Open { location: String, source: sqlx::Error },
+    #[error("cannot open the store at {location}: no answer within {} seconds; is the server up and the address right?", .timeout.as_secs())]
+    OpenTimedOut { location: String, timeout: std::time::Duration },
+    #[error(
+        "the store URL {location} names no database: add one (postgres://host:5432/tickstock), so bars never land in the server's default database"
+    )]
+    NoDatabaseName { location: String },
+    #[error(
+        "{location} is not a tickstock store (it holds other tables: {tables}); it was left untouched: give another --db"
+    )]
+    NotOurs { location: String, tables: String },
     #[error("cannot apply the store's migrations at {location}: {source}")]
     Migrate { location: String, source: sqlx::migrate::MigrateError },
     #[error(
@@ -190,6 +200,28 @@ impl Store {
             Backend::Postgres(postgres::PostgresStore::open(location, None).await?)
         } else {
             Backend::Sqlite(sqlite::SqliteStore::open(location).await?)
+        };
+        Ok(Store { backend })
+    }
+
+    /// Opens the store at `location` to read only: no file is created, nothing migrated
+    /// or written. A store that does not exist yet (no SQLite file, no tables in the
+    /// PostgreSQL database) reads as empty. What a dry run (`tickstock plan`) uses.
+    pub async fn open_read_only(location: &str) -> Result<Store, StoreError> {
+        let backend = if is_postgres_url(location) {
+            postgres::PostgresStore::open_read_only(location).await?.map(Backend::Postgres)
+        } else {
+            sqlite::SqliteStore::open_read_only(location).await?.map(Backend::Sqlite)
+        };
+        let backend = match backend {
+            Some(backend) => backend,
+            None => Backend::Sqlite(
+                sqlite::SqliteStore::nothing_stored(format!(
+                    "{} (nothing stored yet)",
+                    crate::redact::redact_url(location)
+                ))
+                .await?,
+            ),
         };
         Ok(Store { backend })
     }
@@ -344,11 +376,13 @@ impl Store {
 
 /// The store named by the environment (`TICKSTOCK_DB`) or the default file. The CLI's
 /// `--db` flag, when given, takes precedence over both.
-pub fn default_location() -> String {
-    std::env::var(DB_ENVIRONMENT_VARIABLE)
-        .ok()
-        .filter(|value| !value.is_empty())
-        .unwrap_or_else(|| DEFAULT_SQLITE_FILE.to_string())
+pub fn default_location() -> crate::redact::SecretUrl {
+    crate::redact::SecretUrl::new(
+        std::env::var(DB_ENVIRONMENT_VARIABLE)
+            .ok()
+            .filter(|value| !value.is_empty())
+            .unwrap_or_else(|| DEFAULT_SQLITE_FILE.to_string()),
+    )
 }
 
 /// Bounds of one stamp query: a symbol batch and a bar-start range `[from, before)`.
@@ -406,20 +440,6 @@ fn keep_newest_per_key(bars: &[Bar]) -> Option<Vec<Bar>> {
     Some(kept_indices.into_iter().map(|index| bars[index].clone()).collect())
 }
 
-/// `location` with any password replaced by `***`, for error messages and logs.
-fn redact_password(location: &str) -> String {
-    let Some(scheme_end) = location.find("://") else { return location.to_string() };
-    let rest = &location[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => {
-            format!("{}{}:***{}", &location[..scheme_end + 3], &authority[..colon], &location[scheme_end + 3 + at..])
-        }
-        _ => location.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,15 +491,5 @@ mod tests {
         for bad in ["", "2fast", "Upper", "a-b", "a;drop table bars", &"x".repeat(64)] {
             assert!(validate_schema_name(bad).is_err(), "{bad:?} accepted");
         }
-    }
-
-    #[test]
-    fn passwords_never_appear_in_locations() {
-        assert_eq!(redact_password("postgres://user:secret@host:5432/db"), "postgres://user:***@host:5432/db");
-        assert_eq!(
-            redact_password("postgres://postgres@127.0.0.1:5432/test"),
-            "postgres://postgres@127.0.0.1:5432/test"
-        );
-        assert_eq!(redact_password("/tmp/tickstock.db"), "/tmp/tickstock.db");
     }
 }

@@ -16,6 +16,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Executor, PgConnection, Postgres, QueryBuilder, Row};
 
 use super::sql::{COUNT_BARS, DELETE_DATASET_META, ORDER_BARS, SELECT_BARS, SELECT_DATASET_META, push_selection};
+use crate::redact::redact_url;
+
 use super::{Bar, BarSelection, KeepWindow, StampQuery, StoreError, Timeframe, WriteSummary};
 use crate::gaps::BarStamp;
 
@@ -36,6 +38,19 @@ const UPSERT: &str = "INSERT INTO bars (symbol, exchange, timeframe, bar_start, 
      AND (bars.open, bars.high, bars.low, bars.close, bars.volume, bars.written_at) \
      IS DISTINCT FROM (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume, excluded.written_at)";
 
+/// How long opening the store waits for the server to answer.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether a `postgres://` URL has a database name in its path: without one, the
+/// connection lands in the user's default database, which is never what was meant.
+fn names_a_database(url: &str) -> bool {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let without_query = after_scheme.split(['?', '#']).next().unwrap_or_default();
+    // The user info may hold a `/` in a password; the path starts after the host.
+    let after_user_info = without_query.rsplit_once('@').map_or(without_query, |(_, rest)| rest);
+    after_user_info.split_once('/').is_some_and(|(_, database)| !database.trim_matches('/').is_empty())
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct PostgresStore {
     pool: PgPool,
@@ -45,11 +60,23 @@ pub(super) struct PostgresStore {
 impl PostgresStore {
     pub(super) async fn open(url: &str, schema: Option<&str>) -> Result<PostgresStore, StoreError> {
         let location = match schema {
-            Some(schema) => format!("{} (schema {schema})", super::redact_password(url)),
-            None => super::redact_password(url),
+            Some(schema) => format!("{} (schema {schema})", redact_url(url)),
+            None => redact_url(url),
         };
+        if !names_a_database(url) {
+            return Err(StoreError::NoDatabaseName { location });
+        }
         let open_error = |source| StoreError::Open { location: location.clone(), source };
         let mut options = PgConnectOptions::from_str(url).map_err(open_error)?;
+        // One direct connection first: a pool retries a refused connection until its
+        // acquire timeout (30 s) and then says only "pool timed out", hiding the cause.
+        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+            Ok(Ok(connection)) => {
+                let _ = connection.close().await;
+            }
+            Ok(Err(source)) => return Err(open_error(source)),
+            Err(_) => return Err(StoreError::OpenTimedOut { location: location.clone(), timeout: CONNECT_TIMEOUT }),
+        }
         if let Some(schema) = schema {
             create_schema(&options, schema).await.map_err(open_error)?;
             // Every pooled connection starts with the dataset's schema first in its
@@ -63,6 +90,32 @@ impl PostgresStore {
             .await
             .map_err(|source| StoreError::Migrate { location: location.clone(), source })?;
         Ok(PostgresStore { pool, location })
+    }
+
+    /// Opens the store to read, in `public`, on read-only transactions: no migration, no
+    /// write. None when its database has no `bars` table yet (nothing stored).
+    pub(super) async fn open_read_only(url: &str) -> Result<Option<PostgresStore>, StoreError> {
+        let location = redact_url(url);
+        if !names_a_database(url) {
+            return Err(StoreError::NoDatabaseName { location });
+        }
+        let open_error = |source| StoreError::Open { location: location.clone(), source };
+        let options =
+            PgConnectOptions::from_str(url).map_err(open_error)?.options([("default_transaction_read_only", "on")]);
+        let mut connection = match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+            Ok(connection) => connection.map_err(open_error)?,
+            Err(_) => return Err(StoreError::OpenTimedOut { location: location.clone(), timeout: CONNECT_TIMEOUT }),
+        };
+        let has_bars: bool = sqlx::query_scalar("SELECT to_regclass('bars') IS NOT NULL")
+            .fetch_one(&mut connection)
+            .await
+            .map_err(open_error)?;
+        let _ = connection.close().await;
+        if !has_bars {
+            return Ok(None);
+        }
+        let pool = PgPoolOptions::new().max_connections(4).connect_with(options).await.map_err(open_error)?;
+        Ok(Some(PostgresStore { pool, location }))
     }
 
     pub(super) fn location(&self) -> &str {

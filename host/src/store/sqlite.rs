@@ -25,6 +25,30 @@ use super::sql::{COUNT_BARS, DELETE_DATASET_META, ORDER_BARS, SELECT_BARS, SELEC
 use super::{Bar, BarSelection, KeepWindow, StampQuery, StoreError, Timeframe, WriteSummary};
 use crate::gaps::BarStamp;
 
+/// The tables of the SQLite file `options` names, read on one read-only connection.
+async fn existing_tables(options: SqliteConnectOptions) -> Result<Vec<String>, sqlx::Error> {
+    use sqlx::Connection as _;
+    let mut connection =
+        sqlx::SqliteConnection::connect_with(&options.read_only(true).create_if_missing(false)).await?;
+    let tables = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .fetch_all(&mut connection)
+        .await;
+    let _ = connection.close().await;
+    tables
+}
+
+/// A file with tables but not our `bars` table belongs to someone else.
+fn refuse_foreign(shown: &str, tables: &[String]) -> Result<(), StoreError> {
+    if tables.is_empty() || tables.iter().any(|table| table == "bars") {
+        return Ok(());
+    }
+    let mut named: Vec<String> = tables.iter().take(3).map(|table| crate::text::quoted_prefix(table, 32)).collect();
+    if tables.len() > 3 {
+        named.push(format!("and {} more", tables.len() - 3));
+    }
+    Err(StoreError::NotOurs { location: shown.to_string(), tables: named.join(", ") })
+}
+
 /// Rows per INSERT statement: 10 bound values each, far below SQLite's 32766-parameter
 /// limit; larger statements measured no faster.
 const ROWS_PER_STATEMENT: usize = 200;
@@ -42,7 +66,14 @@ pub(super) struct SqliteStore {
 
 impl SqliteStore {
     pub(super) async fn open(location: &str) -> Result<SqliteStore, StoreError> {
-        let open_error = |source| StoreError::Open { location: location.to_string(), source };
+        let shown = crate::redact::redact_url(location);
+        let open_error = |source| StoreError::Open { location: shown.clone(), source };
+        // A file that exists is read before it is changed: WAL mode and our migrations go
+        // only into an empty file or one of ours, never into someone else's database.
+        if !location.starts_with("sqlite:") && std::path::Path::new(location).exists() {
+            let tables = existing_tables(SqliteConnectOptions::new().filename(location)).await.map_err(open_error)?;
+            refuse_foreign(&shown, &tables)?;
+        }
         let options = if location.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(location).map_err(open_error)?
         } else {
@@ -66,8 +97,52 @@ impl SqliteStore {
             .await
             .run(&pool)
             .await
-            .map_err(|source| StoreError::Migrate { location: location.to_string(), source })?;
-        Ok(SqliteStore { pool, location: location.to_string() })
+            .map_err(|source| StoreError::Migrate { location: shown.clone(), source })?;
+        Ok(SqliteStore { pool, location: shown })
+    }
+
+    /// Opens an existing store to read, changing nothing (no WAL switch, no migration):
+    /// None when there is nothing stored (no file, or an empty one).
+    pub(super) async fn open_read_only(location: &str) -> Result<Option<SqliteStore>, StoreError> {
+        let shown = crate::redact::redact_url(location);
+        let open_error = |source| StoreError::Open { location: shown.clone(), source };
+        let options = if location.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(location).map_err(open_error)?
+        } else if std::path::Path::new(location).exists() {
+            SqliteConnectOptions::new().filename(location)
+        } else {
+            return Ok(None);
+        };
+        let options = options.read_only(true).create_if_missing(false).busy_timeout(BUSY_TIMEOUT);
+        let tables = existing_tables(options.clone()).await.map_err(open_error)?;
+        if tables.is_empty() {
+            return Ok(None);
+        }
+        refuse_foreign(&shown, &tables)?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await.map_err(open_error)?;
+        Ok(Some(SqliteStore { pool, location: shown }))
+    }
+
+    /// A store with nothing in it, in memory: what a dry run against a missing store reads.
+    pub(super) async fn nothing_stored(shown: String) -> Result<SqliteStore, StoreError> {
+        let open_error = |source| StoreError::Open { location: shown.clone(), source };
+        let options = SqliteConnectOptions::from_str("sqlite::memory:").map_err(open_error)?;
+        // One connection kept for the pool's life: every in-memory connection is its own
+        // empty database.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+            .map_err(open_error)?;
+        super::migrations::sqlite_migrator()
+            .await
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate { location: shown.clone(), source })?;
+        Ok(SqliteStore { pool, location: shown })
     }
 
     pub(super) fn location(&self) -> &str {

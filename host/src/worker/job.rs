@@ -72,7 +72,22 @@ async fn run_job(context: &WorkerContext, throttle: &ExchangeThrottle, delivery:
         };
         let (start, end) = (gap.start, gap.end);
         let sessions = match tokio::task::spawn_blocking(move || calendar.sessions(start, end)).await {
-            Ok(Ok(sessions)) => sessions,
+            // The payload's session count set the job's memory reservation; a payload whose
+            // count disagrees with the calendar (a 10-year gap claiming 1 session) would
+            // make the job hold far more than it reserved, so it is refused.
+            Ok(Ok(sessions)) if sessions.len() == gap.sessions as usize => sessions,
+            Ok(Ok(sessions)) => {
+                return JobOutcome::Permanent {
+                    reason: format!(
+                        "gap {} {}..{} claims {} sessions but the calendar has {}; not loaded",
+                        gap.symbol,
+                        gap.start,
+                        gap.end,
+                        gap.sessions,
+                        sessions.len()
+                    ),
+                };
+            }
             Ok(Err(error)) => return JobOutcome::Permanent { reason: error.to_string() },
             Err(error) => {
                 return JobOutcome::Transient { error: error.to_string(), retry_after: None, provider_failure: false };

@@ -427,7 +427,8 @@ fn job_bytes(delivery: &Delivery) -> u64 {
         Timeframe::Daily => 1,
         Timeframe::Minute => 510,
     };
-    delivery.job.gaps.iter().map(|gap| u64::from(gap.sessions)).sum::<u64>() * per_session * BAR_BYTES_IN_MEMORY
+    let sessions = delivery.job.gaps.iter().fold(0u64, |sum, gap| sum.saturating_add(u64::from(gap.sessions)));
+    sessions.saturating_mul(per_session).saturating_mul(BAR_BYTES_IN_MEMORY)
 }
 
 fn spawn_job(
