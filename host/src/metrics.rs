@@ -21,7 +21,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::plan::Tier;
-use crate::plugin::CallRecord;
+use crate::plugin::{CallRecord, PluginId};
 
 /// `Content-Type` of `encode`'s output (OpenMetrics text, which Prometheus scrapes).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -182,18 +182,17 @@ impl Metrics {
     /// `unidentified` rather than its file path, which would mint a series per file).
     pub fn record_plugin_call(&self, call: &CallRecord<'_>) {
         let generation = call.generation.to_string();
-        let plugin =
-            if ["calendar/", "batch-policy/", "refresh-profile/"].iter().any(|kind| call.plugin.starts_with(kind)) {
-                call.plugin
-            } else {
-                "unidentified"
-            };
+        // A plugin not described yet would mint a series per file path.
+        let plugin = match call.plugin {
+            PluginId::Named { .. } => call.plugin.to_string(),
+            PluginId::Unnamed { .. } => "unidentified".to_string(),
+        };
         self.plugin_calls
-            .get_or_create(&PluginGenerationLabels { plugin: plugin.to_string(), generation: generation.clone() })
+            .get_or_create(&PluginGenerationLabels { plugin: plugin.clone(), generation: generation.clone() })
             .inc();
         if let Some(failure) = call.failure {
             let labels =
-                PluginFailureLabels { plugin: plugin.to_string(), generation, failure: failure.label().to_string() };
+                PluginFailureLabels { plugin: plugin.clone(), generation, failure: failure.label().to_string() };
             self.plugin_call_errors.get_or_create(&labels).inc();
             if matches!(failure.label(), "deadline" | "memory") {
                 self.plugin_limit_hits.get_or_create(&labels).inc();
@@ -260,7 +259,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::CallFailure;
+    use crate::plugin::{CallFailure, PluginKind};
     use std::time::Duration;
 
     #[test]
@@ -268,8 +267,9 @@ mod tests {
         let metrics = Metrics::new();
         let deadline = CallFailure::DeadlineExceeded { deadline: Duration::from_millis(100) };
         let trap = CallFailure::Trap { message: "boom".into() };
+        let xnys = PluginId::named(PluginKind::Calendar, "XNYS");
         let call = |failure| CallRecord {
-            plugin: "calendar/XNYS",
+            plugin: &xnys,
             generation: 3,
             function: "special-days",
             failure,
@@ -298,7 +298,7 @@ mod tests {
     fn calls_before_a_plugin_names_itself_are_not_labelled_by_file_path() {
         let metrics = Metrics::new();
         let call = CallRecord {
-            plugin: "/srv/plugins/xnys.wasm",
+            plugin: &PluginId::Unnamed { origin: "/srv/plugins/xnys.wasm".into() },
             generation: 0,
             function: "describe",
             failure: None,

@@ -45,7 +45,7 @@ fn failure_for_year(registry: &Registry, year: i32) -> CallFailure {
         Ok(()) => panic!("year {year} should have failed"),
         Err(error) => error,
     };
-    assert_eq!(error.plugin, "calendar/ZZHX");
+    assert_eq!(error.plugin, tickstock::plugin::PluginId::named(PluginKind::Calendar, "ZZHX"));
     assert_eq!(error.generation, generation.number());
     assert_eq!(error.function, "special-days");
     error.failure

@@ -77,5 +77,5 @@ fn a_plan_that_covers_a_gap_twice_is_refused() {
         CallFailure::InvalidAnswer { reason } => assert!(reason.contains("more than one job"), "{reason}"),
         other => panic!("expected an invalid answer, got {other:?}"),
     }
-    assert_eq!(error.plugin, "batch-policy/zz-bad");
+    assert_eq!(error.plugin.to_string(), "batch-policy/zz-bad");
 }

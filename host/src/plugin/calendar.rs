@@ -102,7 +102,7 @@ pub(crate) fn build_calendar_recording(callable: &Arc<Callable>) -> Result<(Cale
 
 fn invalid(callable: &Callable, function: &'static str, reason: String) -> CallError {
     CallError {
-        plugin: callable.label().to_string(),
+        plugin: callable.id().clone(),
         generation: callable.generation(),
         function,
         failure: CallFailure::InvalidAnswer { reason },

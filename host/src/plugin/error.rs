@@ -3,6 +3,8 @@
 //! candidate) plugin, `LoadError` for a plugin that never went live.
 
 use std::path::PathBuf;
+
+use super::kind::PluginKind;
 use std::time::Duration;
 
 /// Why a call into a plugin failed.
@@ -51,12 +53,46 @@ impl std::fmt::Display for CallFailure {
     }
 }
 
+/// Who a plugin is, as errors, logs and metrics name it: typed, so nothing parses a
+/// `kind/name` string back.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PluginId {
+    /// A plugin that described itself: its kind and name (shown `calendar/XNYS`).
+    Named { kind: PluginKind, name: String },
+    /// A plugin not described yet (its `describe` failed or has not run): where its bytes
+    /// came from.
+    Unnamed { origin: String },
+}
+
+impl PluginId {
+    pub fn named(kind: PluginKind, name: impl Into<String>) -> PluginId {
+        PluginId::Named { kind, name: name.into() }
+    }
+
+    /// The registry slot a named plugin belongs to.
+    pub fn slot(&self) -> Option<(PluginKind, &str)> {
+        match self {
+            PluginId::Named { kind, name } => Some((*kind, name.as_str())),
+            PluginId::Unnamed { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PluginId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PluginId::Named { kind, name } => write!(f, "{kind}/{name}"),
+            PluginId::Unnamed { origin } => f.write_str(origin),
+        }
+    }
+}
+
 /// A failed call, naming the plugin, its generation and the function called.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("plugin {plugin} (generation {generation}) {failure} in `{function}`")]
 pub struct CallError {
-    /// `kind/name`, e.g. `calendar/XNYS`, or the file name for a plugin not yet described.
-    pub plugin: String,
+    /// `calendar/XNYS`, or the origin of a plugin not yet described.
+    pub plugin: PluginId,
     /// The generation the call ran on (0 for a candidate that never went live).
     pub generation: u64,
     /// The exported function, e.g. `special-days`.
@@ -94,7 +130,7 @@ pub enum LoadError {
     #[error("{origin}: bad identity: {reason}")]
     BadIdentity { origin: String, reason: String },
     #[error("{origin}: refused before going live ({plugin}): {reason}")]
-    Refused { origin: String, plugin: String, reason: String },
+    Refused { origin: String, plugin: PluginId, reason: String },
     /// The call error is printed here, not chained as a source: a chain printed with
     /// `{:#}` would then say the cause twice on one line.
     #[error("{origin}: refused by the load gate: {error}")]

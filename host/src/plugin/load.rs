@@ -13,7 +13,7 @@ use wasmtime::component::Component;
 
 use super::bindings::calendar_world::tickstock::plugins::types as wit_types;
 use super::bindings::{calendar_world, policy_world, profile_world};
-use super::error::{CallError, LoadError};
+use super::error::{CallError, LoadError, PluginId};
 pub use super::kind::PluginKind;
 use super::limits;
 use super::runtime::Runtime;
@@ -59,16 +59,18 @@ pub(crate) enum WorldPre {
 pub struct Callable {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) pre: WorldPre,
-    /// `kind/name` once described; the origin before.
-    label: std::sync::OnceLock<String>,
-    origin: String,
+    /// Who the plugin is once described.
+    id: std::sync::OnceLock<PluginId>,
+    /// Who it is before: its origin.
+    unnamed: PluginId,
     /// Set when the generation is published; 0 for a candidate.
     generation: AtomicU64,
 }
 
 impl Callable {
-    pub fn label(&self) -> &str {
-        self.label.get().map(String::as_str).unwrap_or(&self.origin)
+    /// Who the plugin is, as errors and metrics name it.
+    pub fn id(&self) -> &PluginId {
+        self.id.get().unwrap_or(&self.unnamed)
     }
 
     pub fn generation(&self) -> u64 {
@@ -85,7 +87,7 @@ impl Callable {
         function: &'static str,
         body: impl FnOnce(&mut wasmtime::Store<CallState>, &WorldPre) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
-        let target = CallTarget { plugin: self.label(), generation: self.generation(), function };
+        let target = CallTarget { plugin: self.id(), generation: self.generation(), function };
         sandbox::call(&self.runtime, &target, |store| body(store, &self.pre))
     }
 
@@ -194,15 +196,15 @@ pub fn prepare(runtime: &Arc<Runtime>, bytes: &[u8], source: PluginSource) -> Re
     let callable = Arc::new(Callable {
         runtime: runtime.clone(),
         pre,
-        label: std::sync::OnceLock::new(),
-        origin: origin.clone(),
+        id: std::sync::OnceLock::new(),
+        unnamed: PluginId::Unnamed { origin: origin.clone() },
         generation: AtomicU64::new(0),
     });
     let identity = callable.describe().map_err(|error| LoadError::Gate { origin: origin.clone(), error })?;
     if identity.kind != world_kind {
         return Err(LoadError::KindMismatch { origin, declared: identity.kind.to_string(), world: world_kind.world() });
     }
-    let _ = callable.label.set(format!("{}/{}", identity.kind, identity.name));
+    let _ = callable.id.set(PluginId::named(identity.kind, identity.name.clone()));
     Ok(Generation { identity, sha256, source, loaded_at: Utc::now(), callable, calendar: None })
 }
 

@@ -14,7 +14,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::builtin::{BUILTINS, BuiltinPlugin};
-use super::error::LoadError;
+use super::error::{LoadError, PluginId};
 use super::load::{self, Generation, PluginKind, PluginSource};
 use super::runtime::Runtime;
 use crate::calendar::Calendar;
@@ -254,7 +254,7 @@ impl Registry {
         let current = slot.current.load_full();
         before_publish(&candidate, current.as_deref()).map_err(|reason| LoadError::Refused {
             origin: candidate.source.to_string(),
-            plugin: format!("{}/{}", candidate.kind(), candidate.name()),
+            plugin: PluginId::named(candidate.kind(), candidate.name()),
             reason,
         })?;
         Ok(self.publish(&slot, candidate))
@@ -306,7 +306,7 @@ impl Registry {
                     // the answer is the answer's fault.
                     let recorded = last_call_error.lock().unwrap_or_else(|poison| poison.into_inner()).take();
                     gate_error(recorded.unwrap_or_else(|| super::error::CallError {
-                        plugin: candidate.callable.label().to_string(),
+                        plugin: candidate.callable.id().clone(),
                         generation: 0,
                         function: "special-days",
                         failure: super::error::CallFailure::InvalidAnswer { reason: engine_reason(&error) },
@@ -350,7 +350,7 @@ impl Registry {
             if let Some((plugin, existing)) = taken.get(&super::limits::dataset_key(&profile.name)) {
                 return Err(LoadError::Refused {
                     origin: candidate.source.to_string(),
-                    plugin: format!("{}/{}", candidate.kind(), candidate.name()),
+                    plugin: PluginId::named(candidate.kind(), candidate.name()),
                     reason: format!(
                         "profile {} shares its dataset with profile {existing} of refresh-profile/{plugin} \
                          (names are compared ignoring case and `-`/`_`); rename it",
@@ -394,9 +394,7 @@ fn claimed_identity(error: &LoadError) -> Option<(PluginKind, String)> {
         LoadError::Refused { plugin, .. } => plugin,
         _ => return None,
     };
-    let (kind, name) = plugin.split_once('/')?;
-    let kind = PluginKind::from_name(kind)?;
-    Some((kind, name.to_string()))
+    plugin.slot().map(|(kind, name)| (kind, name.to_string()))
 }
 
 /// A small request every policy must plan correctly before it goes live: three symbols,

@@ -10,7 +10,7 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine};
 
 use super::artifact_cache::ArtifactCache;
-use super::error::CallFailure;
+use super::error::{CallFailure, PluginId};
 use super::state::CallState;
 
 /// How often the epoch advances. A deadline fires between `deadline - TICK` and
@@ -48,7 +48,7 @@ pub struct RuntimeOptions {
 #[derive(Debug, Clone, Copy)]
 pub struct CallRecord<'a> {
     /// `kind/name`, or the origin of a plugin not yet described.
-    pub plugin: &'a str,
+    pub plugin: &'a PluginId,
     /// 0 for a candidate that has not gone live.
     pub generation: u64,
     pub function: &'static str,

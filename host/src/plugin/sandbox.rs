@@ -11,7 +11,7 @@ use wasmtime::{Store, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-use super::error::{CallError, CallFailure};
+use super::error::{CallError, CallFailure, PluginId};
 use super::runtime::{CallRecord, Runtime};
 use super::state::CallState;
 
@@ -40,15 +40,15 @@ impl InvalidAnswer {
 /// Who is being called, for error messages and log lines.
 #[derive(Debug, Clone)]
 pub struct CallTarget<'a> {
-    /// `kind/name`, or the origin of a plugin not yet described.
-    pub plugin: &'a str,
+    /// Who is called (its origin when not described yet).
+    pub plugin: &'a PluginId,
     pub generation: u64,
     pub function: &'static str,
 }
 
 impl CallTarget<'_> {
     pub fn error(&self, failure: CallFailure) -> CallError {
-        CallError { plugin: self.plugin.to_string(), generation: self.generation, function: self.function, failure }
+        CallError { plugin: self.plugin.clone(), generation: self.generation, function: self.function, failure }
     }
 }
 
@@ -99,7 +99,7 @@ pub fn call<R>(
         // belongs (a CLI error line, /plugins, metrics); logging it here too would say it
         // twice.
         tracing::debug!(
-            plugin = target.plugin,
+            plugin = %target.plugin,
             generation = target.generation,
             function = target.function,
             elapsed_ms = elapsed.as_millis() as u64,
@@ -152,6 +152,6 @@ fn forward_output(target: &CallTarget<'_>, stream: &'static str, pipe: &MemoryOu
         return;
     }
     for line in String::from_utf8_lossy(&contents).lines() {
-        tracing::info!(target: "tickstock::plugin::output", plugin = target.plugin, generation = target.generation, stream, "{line}");
+        tracing::info!(target: "tickstock::plugin::output", plugin = %target.plugin, generation = target.generation, stream, "{line}");
     }
 }

@@ -186,12 +186,12 @@ impl PluginFolder {
             }
             Err(error) => {
                 let claimed = match &error {
-                    LoadError::Gate { error, .. } => Some(error.plugin.as_str()),
-                    LoadError::Refused { plugin, .. } => Some(plugin.as_str()),
+                    LoadError::Gate { error, .. } => Some(error.plugin.to_string()),
+                    LoadError::Refused { plugin, .. } => Some(plugin.to_string()),
                     _ => None,
                 };
-                self.metrics.record_load_failure(claimed);
-                let serving = self.serving_after_refusal(&file, claimed);
+                self.metrics.record_load_failure(claimed.as_deref());
+                let serving = self.serving_after_refusal(&file, claimed.as_deref());
                 self.refused.lock().unwrap_or_else(|poison| poison.into_inner()).insert(path.to_path_buf(), refused_as);
                 FileOutcome::Failed { file, message: error.to_string(), serving }
             }
