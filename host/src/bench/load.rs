@@ -36,7 +36,8 @@ pub struct LoadBenchArgs {
     /// [default: a temporary SQLite file].
     #[arg(long)]
     pub db: Option<String>,
-    #[arg(long)]
+    /// Print JSON (set from the command line's `--format`).
+    #[arg(skip)]
     pub json: bool,
 }
 

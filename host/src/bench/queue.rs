@@ -35,8 +35,8 @@ pub struct QueueBenchArgs {
     /// runs send a tenth and a half as many. Only used with `--queue`.
     #[arg(long, default_value_t = 200_000)]
     pub redis_benchmark_requests: usize,
-    /// Print JSON instead of a table.
-    #[arg(long)]
+    /// Print JSON (set from the command line's `--format`).
+    #[arg(skip)]
     pub json: bool,
 }
 

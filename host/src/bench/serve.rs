@@ -37,8 +37,8 @@ pub struct ServeBenchArgs {
     /// Watcher debounce, in milliseconds (the serve default).
     #[arg(long, default_value_t = crate::watch::DEFAULT_DEBOUNCE.as_millis() as u64)]
     pub debounce_ms: u64,
-    /// Print JSON instead of text.
-    #[arg(long)]
+    /// Print JSON (set from the command line's `--format`).
+    #[arg(skip)]
     pub json: bool,
 }
 

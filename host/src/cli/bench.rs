@@ -23,27 +23,41 @@ pub enum BenchCommand {
         /// Seed of the instant generator (the peer script takes the same one).
         #[arg(long, default_value_t = 2024)]
         seed: u64,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: super::FormatArgs,
     },
     /// `tickstock serve`: time from a plugin file landing to its generation serving (p50,
     /// p95 over several swaps), and `/calendars/{mic}/status` throughput over loopback.
-    Serve(bench::serve::ServeBenchArgs),
+    Serve {
+        #[command(flatten)]
+        args: bench::serve::ServeBenchArgs,
+        #[command(flatten)]
+        output: super::FormatArgs,
+    },
     /// Job queue: single submit latency p50/p99 and bulk submit jobs/s, in-process and
     /// (with `--queue [redis://...]`) Redis, beside `redis-benchmark` XADD on the same server.
-    Queue(bench::queue::QueueBenchArgs),
+    Queue {
+        #[command(flatten)]
+        args: bench::queue::QueueBenchArgs,
+        #[command(flatten)]
+        output: super::FormatArgs,
+    },
     /// Plugins: cold compile, load from the artifact cache, and the cost of an empty call
     /// (fresh store, instantiate, call) for every built-in.
     Plugins {
         /// Empty calls timed per plugin.
         #[arg(long, default_value_t = 2000)]
         calls: usize,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: super::FormatArgs,
     },
     /// The whole load path, N symbols x Y years of daily bars into a fresh store.
-    Load(bench::load::LoadBenchArgs),
+    Load {
+        #[command(flatten)]
+        args: bench::load::LoadBenchArgs,
+        #[command(flatten)]
+        output: super::FormatArgs,
+    },
     /// Planning alone (what `POST /loads` does before it answers): N generated symbols x
     /// Y years of daily bars against an empty store, from the request to the checked jobs.
     Plan {
@@ -60,7 +74,8 @@ pub enum BenchCommand {
 
 pub fn run(options: &GlobalOptions, command: BenchCommand) -> anyhow::Result<()> {
     match command {
-        BenchCommand::Calendar { exchanges: mics, queries, seed, json } => {
+        BenchCommand::Calendar { exchanges: mics, queries, seed, output } => {
+            let json = output.json("bench calendar")?;
             let exchanges = Exchanges::from_registry(super::open_registry(options)?);
             let reports = bench::calendar::measure(&exchanges, &mics, queries, seed)?;
             if json {
@@ -70,10 +85,21 @@ pub fn run(options: &GlobalOptions, command: BenchCommand) -> anyhow::Result<()>
             }
             Ok(())
         }
-        BenchCommand::Serve(args) => bench::serve::run(options.runtime_options(), args),
-        BenchCommand::Queue(args) => bench::queue::run(args),
-        BenchCommand::Plugins { calls, json } => bench::plugins::run(options.runtime_options(), calls, json),
-        BenchCommand::Load(args) => bench::load::run(super::open_registry(options)?, args),
+        BenchCommand::Serve { mut args, output } => {
+            args.json = output.json("bench serve")?;
+            bench::serve::run(options.runtime_options(), args)
+        }
+        BenchCommand::Queue { mut args, output } => {
+            args.json = output.json("bench queue")?;
+            bench::queue::run(args)
+        }
+        BenchCommand::Plugins { calls, output } => {
+            bench::plugins::run(options.runtime_options(), calls, output.json("bench plugins")?)
+        }
+        BenchCommand::Load { mut args, output } => {
+            args.json = output.json("bench load")?;
+            bench::load::run(super::open_registry(options)?, args)
+        }
         BenchCommand::Plan { symbols, years, max_symbols_per_request } => {
             bench::plan::run(super::open_registry(options)?, symbols, years, max_symbols_per_request)
         }

@@ -55,9 +55,8 @@ pub enum CalendarCommand {
         mic: String,
         /// Local date, YYYY-MM-DD.
         date: String,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: super::FormatArgs,
     },
     /// Intervals in which all the given exchanges are closed (maintenance windows).
     Windows {
@@ -118,7 +117,8 @@ pub fn run(options: &GlobalOptions, command: CalendarCommand) -> anyhow::Result<
             let calendar = Exchanges::from_registry(super::open_registry(options)?).calendar(&mic)?;
             holidays(&calendar, year, format)
         }
-        CalendarCommand::Explain { mic, date, json } => {
+        CalendarCommand::Explain { mic, date, output } => {
+            let json = output.json("calendar explain")?;
             let date = parse_date(&date, "the date")?;
             let calendar = Exchanges::from_registry(super::open_registry(options)?).calendar(&mic)?;
             explain(&calendar, date, json)

@@ -132,6 +132,8 @@ pub struct QueueArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
+    /// Text for people (`table`, as the other commands call it, is accepted too).
+    #[value(alias = "table")]
     Text,
     Json,
 }
@@ -147,8 +149,8 @@ pub struct LoadArgs {
     /// Only enqueue the jobs (for `tickstock worker` processes to do).
     #[arg(long)]
     pub submit_only: bool,
-    /// Summary format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    /// Summary format (`--format` is the same flag, as on every other command).
+    #[arg(long, alias = "format", value_enum, default_value_t = ReportFormat::Text)]
     pub report: ReportFormat,
     /// Plain progress lines instead of a bar, or none.
     #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
@@ -166,9 +168,8 @@ pub enum ProgressArg {
 pub struct PlanArgs {
     #[command(flatten)]
     pub request: RequestArgs,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub output: super::FormatArgs,
 }
 
 #[derive(Debug, Args)]
@@ -191,8 +192,8 @@ pub enum JobsCommand {
     Status {
         #[command(flatten)]
         queue: QueueArgs,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: super::FormatArgs,
     },
     /// The dead letters, with the reason each died.
     Dead {
@@ -200,8 +201,8 @@ pub enum JobsCommand {
         queue: QueueArgs,
         #[arg(long, default_value_t = 100)]
         limit: usize,
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: super::FormatArgs,
     },
     /// Queue every dead letter again with a fresh delivery budget.
     RetryDead {
@@ -445,7 +446,7 @@ pub fn plan(options: &GlobalOptions, args: PlanArgs) -> anyhow::Result<()> {
         anyhow::Ok(plan?)
     })?;
     let summary = &plan.summary;
-    if args.json {
+    if args.output.json("plan")? {
         println!("{}", serde_json::to_string_pretty(summary)?);
         return Ok(());
     }
@@ -535,7 +536,8 @@ pub fn jobs(command: JobsCommand) -> anyhow::Result<()> {
     let runtime = runtime()?;
     runtime.block_on(async {
         match command {
-            JobsCommand::Status { queue, json } => {
+            JobsCommand::Status { queue, output } => {
+                let json = output.json("jobs status")?;
                 let queue = queue.open().await?;
                 let status = queue.status().await?;
                 if json {
@@ -550,7 +552,8 @@ pub fn jobs(command: JobsCommand) -> anyhow::Result<()> {
                     println!("backlog {} of at most {}", status.backlog(), status.max_backlog);
                 }
             }
-            JobsCommand::Dead { queue, limit, json } => {
+            JobsCommand::Dead { queue, limit, output } => {
+                let json = output.json("jobs dead")?;
                 let queue = queue.open().await?;
                 let dead = queue.list_dead(limit).await?;
                 if json {

@@ -24,6 +24,33 @@ pub mod remote;
 pub mod serve;
 pub mod table;
 
+/// `--format table|json` for a command that prints one report or a list of records; the
+/// one output convention of every subcommand (`calendar sessions|status|holidays|windows`
+/// also print `csv`, their rows). `--json` is kept as the older spelling of
+/// `--format json`, so scripts written against it keep working.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FormatArgs {
+    /// Output format: table (for people) or json (one document).
+    #[arg(long, value_enum, default_value_t = calendar::Format::Table)]
+    pub format: calendar::Format,
+    /// Same as --format json.
+    #[arg(long, hide = true)]
+    pub json: bool,
+}
+
+impl FormatArgs {
+    /// Whether to print JSON; `csv` is refused with a one-line reason naming `command`.
+    pub fn json(&self, command: &str) -> anyhow::Result<bool> {
+        match (self.json, self.format) {
+            (true, _) | (false, calendar::Format::Json) => Ok(true),
+            (false, calendar::Format::Table) => Ok(false),
+            (false, calendar::Format::Csv) => {
+                anyhow::bail!("--format csv: `{command}` prints a report, not rows; use --format table or json")
+            }
+        }
+    }
+}
+
 /// Command-line options shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalOptions {

@@ -12,9 +12,8 @@ use crate::plugin::{Registry, Runtime, limits, load};
 pub enum PluginsCommand {
     /// List every live plugin: kind, name, version, sha256 prefix, source, generation.
     List {
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: super::FormatArgs,
     },
     /// Ask the running server (`--server`) to rescan its plugin folder, checking every file
     /// anew; needs TICKSTOCK_TOKEN when the server has a token.
@@ -40,9 +39,8 @@ pub enum PluginsCommand {
         /// Last year compared, for calendars [default: next year].
         #[arg(long)]
         to_year: Option<i32>,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: super::FormatArgs,
     },
     /// Write a ready-to-build plugin crate (Cargo.toml, src/lib.rs with a commented
     /// example, the WIT, a README) that builds with
@@ -52,9 +50,9 @@ pub enum PluginsCommand {
 
 pub fn run(options: &GlobalOptions, command: PluginsCommand) -> anyhow::Result<()> {
     match command {
-        PluginsCommand::List { json } => match super::remote::Remote::from_options(options)? {
-            Some(remote) => list_remote(&remote, json),
-            None => list(options, json),
+        PluginsCommand::List { output } => match super::remote::Remote::from_options(options)? {
+            Some(remote) => list_remote(&remote, output.json("plugins list")?),
+            None => list(options, output.json("plugins list")?),
         },
         PluginsCommand::Reload => match super::remote::Remote::from_options(options)? {
             Some(remote) => reload_remote(&remote),
@@ -63,8 +61,8 @@ pub fn run(options: &GlobalOptions, command: PluginsCommand) -> anyhow::Result<(
             ),
         },
         PluginsCommand::Check { file } => check(options, &file),
-        PluginsCommand::Diff { old, new, from_year, to_year, json } => {
-            diff(options, &old, &new, from_year, to_year, json)
+        PluginsCommand::Diff { old, new, from_year, to_year, output } => {
+            diff(options, &old, &new, from_year, to_year, output.json("plugins diff")?)
         }
         PluginsCommand::New(args) => super::plugins_new::run(&args),
     }
