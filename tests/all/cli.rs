@@ -41,7 +41,7 @@ fn every_command_takes_format_table_or_json_and_json_stays_an_alias() {
         (&["calendar", "explain", "XNYS", "2024-07-04", "--format", "json"][..].to_vec(), true),
         (&["calendar", "status", "XNYS", "--at", "2024-07-04T15:00:00Z", "--format", "json"][..].to_vec(), true),
     ] {
-        let output = run(&args);
+        let output = run(args);
         assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
         let parsed = serde_json::from_slice::<serde_json::Value>(&output.stdout);
         assert_eq!(parsed.is_ok(), json, "{args:?}: {}", String::from_utf8_lossy(&output.stdout));
