@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use tickstock::plugin::calendar::{SpecialDaysAnswer, special_days};
-use tickstock::plugin::{CallFailure, Limits, LoadError, PluginKind, PluginSource, Registry, Runtime, RuntimeOptions};
+use tickstock::plugin::{
+    CallFailure, Limits, PluginKind, PluginLoadError, PluginSource, Registry, Runtime, RuntimeOptions,
+};
 
 use crate::support::guest;
 
@@ -150,7 +152,7 @@ fn broken_candidate_never_replaces_the_live_generation() {
     let live = registry.load_file(&guest("fixture_swap_v1.wasm")).unwrap();
     // A describe that traps: the gate refuses it and v1 keeps serving.
     let refused = registry.load_file(&guest("fixture_describe_traps.wasm"));
-    assert!(matches!(refused, Err(LoadError::Gate { .. })), "{refused:?}");
+    assert!(matches!(refused, Err(PluginLoadError::Gate { .. })), "{refused:?}");
     let current = registry.get(PluginKind::Calendar, "ZZSW").unwrap();
     assert_eq!(current.number(), live.number());
     assert_eq!(registry.failures().len(), 1, "the failure is kept for display");

@@ -1,6 +1,6 @@
 //! Typed errors of the plugin runtime. A misbehaving plugin is always one of these values,
 //! never a panic or a crash of the host: `CallError` for a failed call into a live (or
-//! candidate) plugin, `LoadError` for a plugin that never went live.
+//! candidate) plugin, `PluginLoadError` for a plugin that never went live.
 
 use std::path::PathBuf;
 
@@ -102,7 +102,7 @@ pub struct CallError {
 
 /// Why a plugin could not be loaded. The previous generation, if any, keeps serving.
 #[derive(Debug, thiserror::Error)]
-pub enum LoadError {
+pub enum PluginLoadError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: not a file")]

@@ -13,7 +13,7 @@ use wasmtime::component::Component;
 
 use super::bindings::calendar_world::tickstock::plugins::types as wit_types;
 use super::bindings::{calendar_world, policy_world, profile_world};
-use super::error::{CallError, LoadError, PluginId};
+use super::error::{CallError, PluginId, PluginLoadError};
 pub use super::kind::PluginKind;
 use super::limits;
 use super::runtime::Runtime;
@@ -169,12 +169,13 @@ impl Generation {
 }
 
 /// Reads a plugin file, refusing anything that is not a regular file.
-pub fn read_plugin_file(path: &Path) -> Result<Vec<u8>, LoadError> {
-    let metadata = std::fs::metadata(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+pub fn read_plugin_file(path: &Path) -> Result<Vec<u8>, PluginLoadError> {
+    let metadata =
+        std::fs::metadata(path).map_err(|source| PluginLoadError::Io { path: path.to_path_buf(), source })?;
     if !metadata.is_file() {
-        return Err(LoadError::NotAFile { path: path.to_path_buf() });
+        return Err(PluginLoadError::NotAFile { path: path.to_path_buf() });
     }
-    std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })
+    std::fs::read(path).map_err(|source| PluginLoadError::Io { path: path.to_path_buf(), source })
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -182,7 +183,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Checks, compiles, type-checks and describes `bytes`. The result has not gone live.
-pub fn prepare(runtime: &Arc<Runtime>, bytes: &[u8], source: PluginSource) -> Result<Generation, LoadError> {
+pub fn prepare(runtime: &Arc<Runtime>, bytes: &[u8], source: PluginSource) -> Result<Generation, PluginLoadError> {
     let origin = source.to_string();
     check_header(bytes, &origin)?;
     let sha256 = sha256_hex(bytes);
@@ -200,9 +201,13 @@ pub fn prepare(runtime: &Arc<Runtime>, bytes: &[u8], source: PluginSource) -> Re
         unnamed: PluginId::Unnamed { origin: origin.clone() },
         generation: AtomicU64::new(0),
     });
-    let identity = callable.describe().map_err(|error| LoadError::Gate { origin: origin.clone(), error })?;
+    let identity = callable.describe().map_err(|error| PluginLoadError::Gate { origin: origin.clone(), error })?;
     if identity.kind != world_kind {
-        return Err(LoadError::KindMismatch { origin, declared: identity.kind.to_string(), world: world_kind.world() });
+        return Err(PluginLoadError::KindMismatch {
+            origin,
+            declared: identity.kind.to_string(),
+            world: world_kind.world(),
+        });
     }
     let _ = callable.id.set(PluginId::named(identity.kind, identity.name.clone()));
     Ok(Generation { identity, sha256, source, loaded_at: Utc::now(), callable, calendar: None })
@@ -210,30 +215,30 @@ pub fn prepare(runtime: &Arc<Runtime>, bytes: &[u8], source: PluginSource) -> Re
 
 /// The first eight bytes tell a component (layer 1) from a core module (layer 0) and
 /// from anything that is not WebAssembly at all; the better error is worth the check.
-fn check_header(bytes: &[u8], origin: &str) -> Result<(), LoadError> {
+fn check_header(bytes: &[u8], origin: &str) -> Result<(), PluginLoadError> {
     if bytes.is_empty() {
-        return Err(LoadError::Empty { origin: origin.to_string() });
+        return Err(PluginLoadError::Empty { origin: origin.to_string() });
     }
     if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
         if bytes.len() < 8 && b"\0asm".starts_with(&bytes[..bytes.len().min(4)]) {
-            return Err(LoadError::Truncated {
+            return Err(PluginLoadError::Truncated {
                 origin: origin.to_string(),
                 detail: format!("only {} bytes", bytes.len()),
             });
         }
-        return Err(LoadError::NotWasm { origin: origin.to_string() });
+        return Err(PluginLoadError::NotWasm { origin: origin.to_string() });
     }
     match &bytes[4..8] {
-        [0x01, 0x00, 0x00, 0x00] => Err(LoadError::CoreModule { origin: origin.to_string() }),
+        [0x01, 0x00, 0x00, 0x00] => Err(PluginLoadError::CoreModule { origin: origin.to_string() }),
         [_, _, 0x01, 0x00] => Ok(()),
-        other => Err(LoadError::InvalidComponent {
+        other => Err(PluginLoadError::InvalidComponent {
             origin: origin.to_string(),
             detail: format!("unknown WebAssembly version/layer {other:02x?}"),
         }),
     }
 }
 
-fn compile(runtime: &Runtime, bytes: &[u8], sha256: &str, origin: &str) -> Result<Component, LoadError> {
+fn compile(runtime: &Runtime, bytes: &[u8], sha256: &str, origin: &str) -> Result<Component, PluginLoadError> {
     if let Some(cache) = &runtime.cache
         && let Some(component) = cache.get(&runtime.engine, sha256)
     {
@@ -244,9 +249,9 @@ fn compile(runtime: &Runtime, bytes: &[u8], sha256: &str, origin: &str) -> Resul
     let component = Component::new(&runtime.engine, bytes).map_err(|error| {
         let detail = format!("{error:#}");
         if detail.contains("unexpected end") || detail.contains("end of file") || detail.contains("out of bounds") {
-            LoadError::Truncated { origin: origin.to_string(), detail }
+            PluginLoadError::Truncated { origin: origin.to_string(), detail }
         } else {
-            LoadError::InvalidComponent { origin: origin.to_string(), detail }
+            PluginLoadError::InvalidComponent { origin: origin.to_string(), detail }
         }
     })?;
     if let Some(cache) = &runtime.cache {
@@ -257,17 +262,17 @@ fn compile(runtime: &Runtime, bytes: &[u8], sha256: &str, origin: &str) -> Resul
 
 /// Finds the world from the component's exports, then type-checks every import and
 /// export against it.
-fn link(runtime: &Runtime, component: &Component, origin: &str) -> Result<WorldPre, LoadError> {
+fn link(runtime: &Runtime, component: &Component, origin: &str) -> Result<WorldPre, PluginLoadError> {
     let exports: Vec<String> =
         component.component_type().exports(&runtime.engine).map(|(name, _)| name.to_string()).collect();
     let kind = PluginKind::ALL
         .into_iter()
         .find(|kind| exports.iter().any(|export| export.starts_with(kind.interface_export())))
-        .ok_or_else(|| LoadError::UnknownWorld {
+        .ok_or_else(|| PluginLoadError::UnknownWorld {
             origin: origin.to_string(),
             exports: if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") },
         })?;
-    let mismatch = |error: wasmtime::Error| LoadError::WorldMismatch {
+    let mismatch = |error: wasmtime::Error| PluginLoadError::WorldMismatch {
         origin: origin.to_string(),
         world: kind.world(),
         detail: format!("{error:#}"),

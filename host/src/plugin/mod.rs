@@ -26,7 +26,7 @@ pub mod runtime;
 pub mod sandbox;
 pub mod state;
 
-pub use error::{CallError, CallFailure, LoadError, PluginId};
+pub use error::{CallError, CallFailure, PluginId, PluginLoadError};
 pub use load::{Generation, Identity, PluginKind, PluginSource};
 pub use registry::{PluginEntry, Registry};
 pub use runtime::{CallObserver, CallRecord, Limits, Runtime, RuntimeOptions};

@@ -14,7 +14,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::builtin::{BUILTINS, BuiltinPlugin};
-use super::error::{LoadError, PluginId};
+use super::error::{PluginId, PluginLoadError};
 use super::load::{self, Generation, PluginKind, PluginSource};
 use super::runtime::Runtime;
 use crate::calendar::Calendar;
@@ -85,7 +85,7 @@ impl Registry {
 
     /// A registry with every built-in plugin live. A built-in that fails to load is a bug
     /// in this build, so it is an error rather than a logged failure.
-    pub fn with_builtins(runtime: Arc<Runtime>) -> Result<Registry, LoadError> {
+    pub fn with_builtins(runtime: Arc<Runtime>) -> Result<Registry, PluginLoadError> {
         let registry = Registry::new(runtime);
         for builtin in BUILTINS {
             registry.install_bytes(builtin.bytes, PluginSource::Builtin(builtin.file_name))?;
@@ -99,20 +99,20 @@ impl Registry {
 
     /// Loads a plugin file and, if it passes every check, publishes it as the next
     /// generation of its (kind, name).
-    pub fn load_file(&self, path: &Path) -> Result<Arc<Generation>, LoadError> {
+    pub fn load_file(&self, path: &Path) -> Result<Arc<Generation>, PluginLoadError> {
         self.load_file_with(path, |_candidate, _current| Ok(()))
     }
 
     /// `load_file` with a last check of the caller's: `before_publish` sees the candidate
     /// (gated, its calendar built) and the generation it would replace, under the install
-    /// lock, and may refuse it with a reason (`LoadError::Refused`, recorded like any other
+    /// lock, and may refuse it with a reason (`PluginLoadError::Refused`, recorded like any other
     /// failure). The folder watcher uses it to check sha256 pins against the very bytes
     /// loaded and to log a calendar's changes before they go live.
     pub fn load_file_with(
         &self,
         path: &Path,
         before_publish: impl FnOnce(&Generation, Option<&Generation>) -> Result<(), String>,
-    ) -> Result<Arc<Generation>, LoadError> {
+    ) -> Result<Arc<Generation>, PluginLoadError> {
         let origin = path.display().to_string();
         let outcome = load::read_plugin_file(path)
             .and_then(|bytes| self.install_bytes_with(&bytes, PluginSource::File(path.to_path_buf()), before_publish));
@@ -212,7 +212,7 @@ impl Registry {
         failures.values().map(|(_, failure)| failure.clone()).collect()
     }
 
-    fn record(&self, origin: &str, outcome: &Result<Arc<Generation>, LoadError>) {
+    fn record(&self, origin: &str, outcome: &Result<Arc<Generation>, PluginLoadError>) {
         let mut failures = self.failures.lock().unwrap_or_else(|poison| poison.into_inner());
         match outcome {
             Ok(_) => {
@@ -232,7 +232,7 @@ impl Registry {
     }
 
     /// Prepares, gates and publishes. Used for built-ins and files alike.
-    pub fn install_bytes(&self, bytes: &[u8], source: PluginSource) -> Result<Arc<Generation>, LoadError> {
+    pub fn install_bytes(&self, bytes: &[u8], source: PluginSource) -> Result<Arc<Generation>, PluginLoadError> {
         self.install_bytes_with(bytes, source, |_candidate, _current| Ok(()))
     }
 
@@ -242,7 +242,7 @@ impl Registry {
         bytes: &[u8],
         source: PluginSource,
         before_publish: impl FnOnce(&Generation, Option<&Generation>) -> Result<(), String>,
-    ) -> Result<Arc<Generation>, LoadError> {
+    ) -> Result<Arc<Generation>, PluginLoadError> {
         let candidate = load::prepare(&self.runtime, bytes, source.clone())?;
         let _install = self.install_lock.lock().unwrap_or_else(|poison| poison.into_inner());
         let slot = self.slot(candidate.kind(), candidate.name());
@@ -252,7 +252,7 @@ impl Registry {
         }
         let candidate = self.gate(candidate, &slot)?;
         let current = slot.current.load_full();
-        before_publish(&candidate, current.as_deref()).map_err(|reason| LoadError::Refused {
+        before_publish(&candidate, current.as_deref()).map_err(|reason| PluginLoadError::Refused {
             origin: candidate.source.to_string(),
             plugin: PluginId::named(candidate.kind(), candidate.name()),
             reason,
@@ -275,15 +275,15 @@ impl Registry {
     }
 
     /// The kind's own checks, run on the candidate before it can go live.
-    fn gate(&self, mut candidate: Generation, slot: &Slot) -> Result<Generation, LoadError> {
+    fn gate(&self, mut candidate: Generation, slot: &Slot) -> Result<Generation, PluginLoadError> {
         let origin = candidate.source.to_string();
-        let gate_error = |error| LoadError::Gate { origin: origin.clone(), error };
+        let gate_error = |error| PluginLoadError::Gate { origin: origin.clone(), error };
         match candidate.kind() {
             PluginKind::Calendar => {
                 let (calendar, last_call_error) =
                     super::calendar::build_calendar_recording(&candidate.callable).map_err(gate_error)?;
                 if calendar.mic() != candidate.name() {
-                    return Err(LoadError::BadIdentity {
+                    return Err(PluginLoadError::BadIdentity {
                         origin,
                         reason: format!("describe names {} but info names {}", candidate.name(), calendar.mic()),
                     });
@@ -334,7 +334,7 @@ impl Registry {
         &self,
         candidate: &Generation,
         offered: &[super::profile::Profile],
-    ) -> Result<(), LoadError> {
+    ) -> Result<(), PluginLoadError> {
         let mut taken: HashMap<String, (String, String)> = HashMap::new();
         for name in self.names(PluginKind::RefreshProfile) {
             if name == candidate.name() {
@@ -348,7 +348,7 @@ impl Registry {
         }
         for profile in offered {
             if let Some((plugin, existing)) = taken.get(&super::limits::dataset_key(&profile.name)) {
-                return Err(LoadError::Refused {
+                return Err(PluginLoadError::Refused {
                     origin: candidate.source.to_string(),
                     plugin: PluginId::named(candidate.kind(), candidate.name()),
                     reason: format!(
@@ -388,10 +388,10 @@ fn engine_reason(error: &crate::calendar::CalendarError) -> String {
 }
 
 /// The plugin a failed load said it was, when the failure came after `describe`.
-fn claimed_identity(error: &LoadError) -> Option<(PluginKind, String)> {
+fn claimed_identity(error: &PluginLoadError) -> Option<(PluginKind, String)> {
     let plugin = match error {
-        LoadError::Gate { error, .. } => &error.plugin,
-        LoadError::Refused { plugin, .. } => plugin,
+        PluginLoadError::Gate { error, .. } => &error.plugin,
+        PluginLoadError::Refused { plugin, .. } => plugin,
         _ => return None,
     };
     plugin.slot().map(|(kind, name)| (kind, name.to_string()))

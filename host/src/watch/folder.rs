@@ -14,7 +14,7 @@ use super::is_plugin_file_name;
 use super::pins::{check_pin, read_pins};
 use crate::diff;
 use crate::metrics::Metrics;
-use crate::plugin::{Generation, LoadError, Registry, load};
+use crate::plugin::{Generation, PluginLoadError, Registry, load};
 
 /// A calendar's changes are computed and logged over this many months from today.
 const CALENDAR_DIFF_MONTHS: u32 = 24;
@@ -186,8 +186,8 @@ impl PluginFolder {
             }
             Err(error) => {
                 let claimed = match &error {
-                    LoadError::Gate { error, .. } => Some(error.plugin.to_string()),
-                    LoadError::Refused { plugin, .. } => Some(plugin.to_string()),
+                    PluginLoadError::Gate { error, .. } => Some(error.plugin.to_string()),
+                    PluginLoadError::Refused { plugin, .. } => Some(plugin.to_string()),
                     _ => None,
                 };
                 self.metrics.record_load_failure(claimed.as_deref());
