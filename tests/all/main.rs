@@ -11,6 +11,7 @@ mod cli;
 mod guides;
 mod load;
 mod openapi;
+mod parsers;
 mod plugin_answers;
 mod plugin_folder;
 mod plugin_runtime;

@@ -81,7 +81,13 @@ impl JobPayload {
             format: u32,
         }
         let format = serde_json::from_str::<FormatOnly>(text)
-            .map_err(|error| QueueError::Undecodable { reason: format!("no readable `format` field: {error}") })?
+            .map_err(|error| QueueError::Undecodable {
+                // serde quotes the value it could not read: the payload's, so bounded.
+                reason: format!(
+                    "no readable `format` field: {}",
+                    crate::redact::untrusted_text(&error.to_string(), 200)
+                ),
+            })?
             .format;
         if format != JOB_FORMAT {
             return Err(QueueError::UnsupportedFormat { found: format, supported: JOB_FORMAT });
