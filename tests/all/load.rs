@@ -630,3 +630,34 @@ fn tier_cap_is_checked_on_the_command_line() {
     assert_eq!(report["rows_written"], 3 * 20);
     assert_eq!(report["complete"], true);
 }
+
+#[test]
+fn a_load_gives_up_in_one_line_when_its_queue_stays_down_and_keeps_what_it_wrote() {
+    // Needs redis-server on PATH; runs wherever the shared Redis test does.
+    let Some(_) = redis_url() else { return };
+    let mut redis = OwnRedis::start();
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let prefix = unique_prefix("outage");
+    let mut load = scratch
+        .command()
+        .args(["load", "--db", &db, "--symbols", "40", "--from", "2023-01-01", "--to", "2023-12-31"])
+        .args(["--max-symbols-per-job", "2", "--queue", &redis.url(), "--queue-prefix", &prefix])
+        .args(["--workers", "1", "--simulate-latency-ms", "200", "--max-queue-outage-secs", "2", "--progress", "none"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn load");
+    let log = capture_stderr(&mut load);
+    wait_until("the load has committed a job", || count_sqlite_rows(&db) > 0);
+    redis.kill();
+    // Without the bound the load would retry for ever; the deadline only guards a hang.
+    let status = wait_with_deadline(&mut load, Duration::from_secs(60));
+    assert!(!status.success(), "a load whose queue never came back reported success");
+    let stderr = log.finish();
+    let errors: Vec<&str> = stderr.lines().filter(|line| line.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("unreachable for 2 s"), "{}", errors[0]);
+    let written = count_sqlite_rows(&db);
+    assert!(written > 0 && written < 40 * 250, "the outage came mid-load: {written} rows");
+}

@@ -101,6 +101,12 @@ pub struct JobRunnerArgs {
     #[arg(long, default_value_t = 5)]
     pub breaker_threshold: u32,
 
+    /// Seconds the queue may stay unreachable before this process gives up with an error
+    /// [default: 60 for `load` and `worker --exit-when-idle`, unbounded for `worker` and
+    /// `serve`, which outlive a Redis restart].
+    #[arg(long)]
+    pub max_queue_outage_secs: Option<u64>,
+
     /// Seconds the circuit stays open before a probe.
     #[arg(long, default_value_t = 10)]
     pub breaker_cooldown_secs: u64,
@@ -215,6 +221,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
+/// How long a one-off load (or `worker --exit-when-idle`) waits out an unreachable queue.
+const DEFAULT_LOAD_QUEUE_OUTAGE: Duration = Duration::from_secs(60);
+
 /// Largest `--symbols @file` read: a million listings fit in well under 16 MiB.
 const MAX_SYMBOL_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -321,6 +330,10 @@ impl JobRunnerArgs {
             },
             exit_when_idle,
             keep_alive_every: (claim_idle / 3).max(Duration::from_millis(100)),
+            max_queue_outage: self
+                .max_queue_outage_secs
+                .map(Duration::from_secs)
+                .or(exit_when_idle.then_some(DEFAULT_LOAD_QUEUE_OUTAGE)),
             ..WorkerOptions::default()
         };
         for cap in &self.tier_cap {

@@ -309,6 +309,10 @@ impl QueueStatus {
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     #[error(
+        "the queue has been unreachable for {seconds} s, so the workers gave up (--max-queue-outage-secs); last error: {last}"
+    )]
+    Unavailable { seconds: u64, last: String },
+    #[error(
         "queue URL {url:?} is not supported: give redis://host:port[/db] (or rediss://), or no URL for the in-process queue"
     )]
     UnsupportedUrl { url: String },

@@ -64,6 +64,10 @@ pub struct WorkerOptions {
     pub exit_when_idle: bool,
     /// How often a running job tells the queue it is alive.
     pub keep_alive_every: Duration,
+    /// How long the queue may stay unreachable (no success between failures) before the
+    /// workers give up with an error; None waits for ever (a long-running worker outlives
+    /// a Redis restart).
+    pub max_queue_outage: Option<Duration>,
 }
 
 impl Default for WorkerOptions {
@@ -78,6 +82,7 @@ impl Default for WorkerOptions {
             throttle: Throttle::default(),
             exit_when_idle: true,
             keep_alive_every: Duration::from_secs(10),
+            max_queue_outage: None,
         }
     }
 }
@@ -241,6 +246,7 @@ pub async fn run_workers(
     let mut bytes_in_flight: u64 = 0;
     let mut empty_tiers: HashSet<Tier> = HashSet::new();
     let mut stopped_by_signal = false;
+    let mut outage = Outage { since: None, limit: options.max_queue_outage };
 
     loop {
         // Reap finished jobs without waiting.
@@ -279,10 +285,13 @@ pub async fn run_workers(
 
         if let Some(tier) = fair.pick(|tier| !empty_tiers.contains(&tier)) {
             let dequeued = match context.queue.try_dequeue(tier).await {
-                Ok(dequeued) => dequeued,
+                Ok(dequeued) => {
+                    outage.recovered();
+                    dequeued
+                }
                 Err(error) => {
                     fair.cancel(tier);
-                    queue_trouble(&error, &mut shutdown).await;
+                    outage.failed(&error, &mut shutdown).await?;
                     continue;
                 }
             };
@@ -304,9 +313,9 @@ pub async fn run_workers(
         if running.is_empty() && options.exit_when_idle && !*more_jobs_coming.borrow() {
             match context.queue.status().await {
                 Ok(status) if status.backlog() == 0 => break,
-                Ok(_) => {}
+                Ok(_) => outage.recovered(),
                 Err(error) => {
-                    queue_trouble(&error, &mut shutdown).await;
+                    outage.failed(&error, &mut shutdown).await?;
                     continue;
                 }
             }
@@ -329,9 +338,12 @@ pub async fn run_workers(
         tokio::select! {
             delivery = context.queue.dequeue(&open_tiers, poll) => {
                 let delivery = match delivery {
-                    Ok(delivery) => delivery,
+                    Ok(delivery) => {
+                        outage.recovered();
+                        delivery
+                    }
                     Err(error) => {
-                        queue_trouble(&error, &mut shutdown).await;
+                        outage.failed(&error, &mut shutdown).await?;
                         None
                     }
                 };
@@ -366,6 +378,36 @@ pub async fn run_workers(
         bars_fetched: counters.bars_fetched.load(Ordering::Relaxed),
         stopped_by_signal,
     })
+}
+
+/// The queue's current outage: since when it has failed with no success in between, and
+/// how long that may last.
+struct Outage {
+    since: Option<Instant>,
+    limit: Option<Duration>,
+}
+
+impl Outage {
+    /// One more failure: an error once the outage is longer than the limit, else a short
+    /// wait before the next try.
+    async fn failed(
+        &mut self,
+        error: &crate::queue::QueueError,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), crate::queue::QueueError> {
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if let Some(limit) = self.limit
+            && since.elapsed() >= limit
+        {
+            return Err(crate::queue::QueueError::Unavailable { seconds: limit.as_secs(), last: error.to_string() });
+        }
+        queue_trouble(error, shutdown).await;
+        Ok(())
+    }
+
+    fn recovered(&mut self) {
+        self.since = None;
+    }
 }
 
 /// The queue failed (Redis restarting, a network blip): say so and wait a little before
