@@ -87,7 +87,17 @@ impl Callable {
         function: &'static str,
         body: impl FnOnce(&mut wasmtime::Store<CallState>, &WorldPre) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
-        let target = CallTarget { plugin: self.id(), generation: self.generation(), function };
+        self.call_with_allowance(function, std::time::Duration::ZERO, body)
+    }
+
+    /// Runs one sandboxed call of `function` with `allowance` on top of the deadline.
+    pub(crate) fn call_with_allowance<R>(
+        &self,
+        function: &'static str,
+        allowance: std::time::Duration,
+        body: impl FnOnce(&mut wasmtime::Store<CallState>, &WorldPre) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let target = CallTarget { plugin: self.id(), generation: self.generation(), function, allowance };
         sandbox::call(&self.runtime, &target, |store| body(store, &self.pre))
     }
 

@@ -13,9 +13,17 @@ use crate::plan::{PlanRequest, PlannedJob, Tier, Timeframe, check_plan};
 
 /// Calls `plan` and checks the answer. A policy that refuses (its own error) or returns a
 /// plan that fails the host's check is an `InvalidAnswer`.
+/// Time a `plan` call gets per gap on top of the deadline. A policy must at least read
+/// every gap and the host checks every answer inside the call, so the work of an honest
+/// plan grows with the request: 100,000 gaps (the service's default symbol cap) get one
+/// more second. Still a bound: a looping policy is stopped all the same.
+pub const PLAN_ALLOWANCE_PER_GAP: std::time::Duration = std::time::Duration::from_micros(10);
+
 pub fn plan(callable: &Callable, request: &PlanRequest) -> Result<Vec<PlannedJob>, CallError> {
     let wit_request = to_wit(request);
-    callable.call("plan", |store, pre| {
+    let gaps = u32::try_from(request.gaps.len()).unwrap_or(u32::MAX);
+    let allowance = PLAN_ALLOWANCE_PER_GAP.saturating_mul(gaps);
+    callable.call_with_allowance("plan", allowance, |store, pre| {
         let answer = match pre {
             WorldPre::Policy(pre) => {
                 pre.instantiate(&mut *store)?.tickstock_plugins_batch_policy().call_plan(&mut *store, &wit_request)?

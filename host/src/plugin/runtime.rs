@@ -111,8 +111,9 @@ impl Runtime {
     }
 
     /// Epoch ticks a call may run before it is interrupted.
-    pub(crate) fn deadline_ticks(&self) -> u64 {
-        let ticks = self.limits.deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
+    /// Epoch ticks in `deadline`, at least one.
+    pub(crate) fn ticks_for(deadline: Duration) -> u64 {
+        let ticks = deadline.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
         u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
     }
 }
