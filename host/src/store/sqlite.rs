@@ -64,6 +64,15 @@ pub(super) struct SqliteStore {
     location: String,
 }
 
+/// Brings `pool`'s database to the current schema (the embedded migrations).
+async fn migrate(pool: &SqlitePool, shown: &str) -> Result<(), StoreError> {
+    super::migrations::sqlite_migrator()
+        .await
+        .run(pool)
+        .await
+        .map_err(|source| StoreError::Migrate { location: shown.to_string(), source })
+}
+
 impl SqliteStore {
     pub(super) async fn open(location: &str) -> Result<SqliteStore, StoreError> {
         let shown = crate::redact::redact_url(location);
@@ -93,11 +102,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(open_error)?;
-        super::migrations::sqlite_migrator()
-            .await
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate { location: shown.clone(), source })?;
+        migrate(&pool, &shown).await?;
         Ok(SqliteStore { pool, location: shown })
     }
 
@@ -137,11 +142,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(open_error)?;
-        super::migrations::sqlite_migrator()
-            .await
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate { location: shown.clone(), source })?;
+        migrate(&pool, &shown).await?;
         Ok(SqliteStore { pool, location: shown })
     }
 

@@ -72,10 +72,11 @@ struct RefusedAs {
 }
 
 impl RefusedAs {
-    fn of(path: &Path, dir: &Path) -> RefusedAs {
-        let content = match load::read_plugin_file(path) {
-            Ok(bytes) => load::sha256_hex(&bytes),
-            Err(_) => match std::fs::metadata(path) {
+    /// `sha256` is the file's, when it could be read (the caller has read it already).
+    fn of(path: &Path, sha256: Option<&str>, dir: &Path) -> RefusedAs {
+        let content = match sha256 {
+            Some(sha256) => sha256.to_string(),
+            None => match std::fs::metadata(path) {
                 Ok(metadata) => format!("unreadable:{}:{:?}", metadata.len(), metadata.modified().ok()),
                 Err(_) => "missing".to_string(),
             },
@@ -150,7 +151,9 @@ impl PluginFolder {
 
     fn load_locked(&self, path: &Path) -> FileOutcome {
         let file = path.display().to_string();
-        let refused_as = RefusedAs::of(path, &self.dir);
+        // Read and hashed once: the refusal memo and the "already live" check share it.
+        let sha256 = load::read_plugin_file(path).ok().map(|bytes| load::sha256_hex(&bytes));
+        let refused_as = RefusedAs::of(path, sha256.as_deref(), &self.dir);
         {
             let mut refused = self.refused.lock().unwrap_or_else(|poison| poison.into_inner());
             match refused.get(path) {
@@ -163,13 +166,11 @@ impl PluginFolder {
         }
         // Skip bytes that are already live from this very file: a `touch`, or an editor
         // saving without a change, must not mint a new generation.
-        if let Ok(bytes) = load::read_plugin_file(path) {
-            let sha256 = load::sha256_hex(&bytes);
-            if let Some(entry) =
-                self.registry.list().into_iter().find(|entry| entry.source == file && entry.sha256 == sha256)
-            {
-                return FileOutcome::Unchanged { file, plugin: format!("{}/{}", entry.kind, entry.name) };
-            }
+        if let Some(sha256) = &sha256
+            && let Some(entry) =
+                self.registry.list().into_iter().find(|entry| entry.source == file && &entry.sha256 == sha256)
+        {
+            return FileOutcome::Unchanged { file, plugin: format!("{}/{}", entry.kind, entry.name) };
         }
         let pins = read_pins(&self.dir);
         let mut calendar_changes = None;
