@@ -21,6 +21,7 @@ pub mod redact;
 pub mod refresh;
 pub mod server;
 pub mod service;
+pub mod shutdown;
 pub mod store;
 pub mod watch;
 pub mod worker;

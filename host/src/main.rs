@@ -1,5 +1,7 @@
 //! The `tickstock` binary: parses the command line, runs it, and turns any error into one
-//! line on stderr and a non-zero exit.
+//! line on stderr and exit code 1, and how a command ended (`cli::Outcome`) into its exit
+//! code. The process exits here, once the command has closed its store, and nowhere else
+//! but at a second Ctrl-C (`tickstock::shutdown`).
 
 use clap::Parser;
 
@@ -10,10 +12,14 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = tickstock::cli::Cli::parse();
-    let outcome = tickstock::cli::init_logging(&cli).and_then(|()| tickstock::cli::run(cli));
+    // The config file (`tickstock.toml`) becomes flags before clap parses, so clap's
+    // checks and defaults apply to its values as to typed ones.
+    let outcome = tickstock::cli::config::apply(std::env::args_os().collect()).and_then(|argv| {
+        let cli = tickstock::cli::Cli::parse_from(argv);
+        tickstock::cli::init_logging(&cli).and_then(|()| tickstock::cli::run(cli))
+    });
     match outcome {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(outcome) => std::process::ExitCode::from(outcome.exit_code()),
         Err(error) => {
             eprintln!("error: {}", one_line(&error));
             std::process::ExitCode::FAILURE

@@ -103,6 +103,26 @@ pub struct Metrics {
     jobs: Family<JobLabels, Counter>,
     rows_written: Counter,
     circuit_breaker: Family<ProviderLabels, Gauge>,
+    ledger_jobs: Family<StateLabels, Gauge>,
+    ledger_rows_written: Gauge,
+    ledger_loads: Family<StateLabels, Gauge>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: String,
+}
+
+/// The store's load ledger, over every load and whichever process did the work: what
+/// `tickstock_ledger_*` report (read at each scrape).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LedgerSample {
+    pub jobs_queued: u64,
+    pub jobs_done: u64,
+    pub jobs_dead: u64,
+    pub rows_written: u64,
+    pub loads: u64,
+    pub loads_unfinished: u64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -132,6 +152,9 @@ impl Metrics {
             jobs: Family::default(),
             rows_written: Counter::default(),
             circuit_breaker: Family::default(),
+            ledger_jobs: Family::default(),
+            ledger_rows_written: Gauge::default(),
+            ledger_loads: Family::default(),
         };
         // Families are handles onto shared state: the registry keeps clones for encoding
         // and this struct keeps the ones it increments.
@@ -165,6 +188,22 @@ impl Metrics {
             "Provider circuit breaker: 0 closed, 1 half-open, 2 open",
             metrics.circuit_breaker.clone(),
         );
+        registry.register(
+            "ledger_jobs",
+            "Jobs of every load in the store's ledger, by state, whichever process ran them",
+            metrics.ledger_jobs.clone(),
+        );
+        registry.register(
+            "ledger_rows_written",
+            "Rows written by the jobs in the store's ledger, whichever process ran them",
+            metrics.ledger_rows_written.clone(),
+        );
+        registry.register(
+            "ledger_loads",
+            "Loads in the store's ledger: all, and unfinished",
+            metrics.ledger_loads.clone(),
+        );
+        metrics.set_ledger(&LedgerSample::default());
         for tier in Tier::ALL {
             metrics.set_queue_depth(tier, 0);
             for outcome in [JobOutcome::Done, JobOutcome::Retried, JobOutcome::Dead] {
@@ -242,6 +281,19 @@ impl Metrics {
             BreakerState::Open => 2,
         };
         self.circuit_breaker.get_or_create(&ProviderLabels { provider: provider.to_string() }).set(value);
+    }
+
+    /// The store's ledger as last read (at every scrape, by the server).
+    pub fn set_ledger(&self, sample: &LedgerSample) {
+        let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        for (state, jobs) in [("queued", sample.jobs_queued), ("done", sample.jobs_done), ("dead", sample.jobs_dead)] {
+            self.ledger_jobs.get_or_create(&StateLabels { state: state.into() }).set(gauge(jobs));
+        }
+        self.ledger_rows_written.set(gauge(sample.rows_written));
+        self.ledger_loads.get_or_create(&StateLabels { state: "all".into() }).set(gauge(sample.loads));
+        self.ledger_loads
+            .get_or_create(&StateLabels { state: "unfinished".into() })
+            .set(gauge(sample.loads_unfinished));
     }
 
     /// Every series in the OpenMetrics text format (`CONTENT_TYPE`).

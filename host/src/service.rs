@@ -1,9 +1,11 @@
 //! The running host behind `tickstock serve`: the admin API (`server`), the plugin folder
 //! and its watcher, and the load engine's workers, wired to one store and one queue, until
-//! Ctrl-C or SIGTERM.
+//! Ctrl-C or SIGTERM (see `shutdown`: a second one exits at once with 130; a serve that
+//! stopped cleanly exits 0, as a service manager expects of a service it stopped).
 //!
-//! Depends on `server`, `load`, `worker`, `queue`, `store`, `plugin`, `metrics`; never on
-//! `cli`, which only turns `tickstock serve`'s flags into a [`ServeConfig`].
+//! Depends on `server`, `load`, `worker`, `queue`, `store`, `plugin`, `metrics`,
+//! `shutdown`; never on `cli`, which only turns `tickstock serve`'s flags into a
+//! [`ServeConfig`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,7 +15,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::api::load::RequestLimits;
-use crate::load::LoadBoard;
 use crate::metrics::{BreakerState, JobOutcome, Metrics};
 use crate::plugin::{PluginKind, RuntimeOptions};
 use crate::provider::Provider;
@@ -59,6 +60,8 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
     runtime.block_on(async {
+        // First thing: a SIGTERM while plugins compile must not kill the process outright.
+        let stop = crate::shutdown::listen();
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -75,7 +78,8 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         let calendars = state.registry.names(PluginKind::Calendar).join(", ");
 
         // The load engine: a store, a queue, workers that run until shutdown, and the
-        // load routes, with every job event feeding the board and the metrics.
+        // load routes, with every job event feeding the metrics; loads are read from the
+        // store's ledger, which every worker process writes.
         // The store's and the queue's errors name their location redacted themselves.
         let location = config.store.clone();
         let store = crate::store::Store::open(location.expose()).await?;
@@ -85,17 +89,18 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
                 Some(url) => format!("opening the queue {url}"),
                 None => "opening the in-process queue".to_string(),
             })?;
-        let board = LoadBoard::new();
         let metrics = state.metrics.clone();
-        let observer = board.observer(Some(Arc::new(move |event: &JobEvent<'_>| record_job_metrics(&metrics, event))));
+        let observer: crate::worker::JobObserver =
+            Arc::new(move |event: &JobEvent<'_>| record_job_metrics(&metrics, event));
         let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
         let (_no_more, no_more_jobs) = tokio::sync::watch::channel(false);
+        let worker_counters = Arc::new(WorkerCounters::default());
         let worker_context = WorkerContext {
             registry: state.registry.clone(),
             store: store.clone(),
             provider: config.provider.clone(),
             queue: queue.clone(),
-            counters: Arc::new(WorkerCounters::default()),
+            counters: worker_counters.clone(),
             observer: Some(observer),
         };
         let workers = tokio::spawn(crate::worker::run_workers(
@@ -106,6 +111,8 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         ));
         let depth_metrics = state.metrics.clone();
         let depth_queue = queue.clone();
+        // `load finished` lines for loads any process ends (the ledger knows).
+        let finish_task = tokio::spawn(crate::load::log::watch_finishes(store.clone(), Duration::from_secs(1)));
         let depth_task = tokio::spawn(async move {
             loop {
                 if let Ok(status) = depth_queue.status().await {
@@ -120,10 +127,10 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
             registry: state.registry.clone(),
             store: store.clone(),
             queue,
-            board,
             limits: config.request_limits,
             planning: Arc::new(tokio::sync::Semaphore::new(server::loads::DEFAULT_CONCURRENT_PLANS)),
         };
+        let state = server::ServerState { store: Some(store.clone()), ..state };
         let app = server::router(state.clone()).merge(server::loads::routes(loads, state));
 
         tracing::info!(
@@ -131,40 +138,20 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
             listener.local_addr()?,
             config.queue.as_ref().map_or_else(|| "in-process".to_string(), SecretUrl::to_string)
         );
-        let served = server::run(listener, app, serve_limits, shutdown_signal()).await.context("serving the admin API");
+        let served = server::run(listener, app, serve_limits, crate::shutdown::requested(stop))
+            .await
+            .context("serving the admin API");
         // Stop taking jobs, let those in flight finish and commit, then close the store.
+        tracing::info!("{}", worker_counters.stopping_notice());
         let _ = stop_workers.send(true);
         depth_task.abort();
+        finish_task.abort();
         if let Ok(Ok(summary)) = workers.await {
             tracing::info!(jobs_done = summary.jobs_done, rows_written = summary.rows_written, "workers stopped");
         }
         store.close().await;
         served
     })
-}
-
-/// Ctrl-C, or SIGTERM on Unix (what service managers send).
-async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
 }
 
 /// Job events as Prometheus series.

@@ -102,6 +102,7 @@ fn run_guide(file_name: &str) {
         "TICKSTOCK_PLUGINS",
         "TICKSTOCK_QUEUE",
         "TICKSTOCK_TOKEN",
+        "TICKSTOCK_CONFIG",
         "TICKSTOCK_PROVIDER",
         "TICKSTOCK_DATA_DIR",
         "TICKSTOCK_UNIVERSES",

@@ -3,7 +3,6 @@
 //! own restarted mid-run, dead letters and their retry, weighted-fair dispatch, and a
 //! policy whose plan must be refused.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -11,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{TestDatabase, guest, postgres_url, redis_url, tickstock};
+use crate::support::{OwnRedis, TestDatabase, capture_stderr, guest, postgres_url, redis_url, tickstock};
 
 /// A scratch folder with a SQLite store and an artifact cache.
 struct Scratch {
@@ -242,41 +241,6 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-/// A child's stderr, read on a thread (so a chatty child never blocks on a full pipe)
-/// into a buffer the test can watch while the child runs.
-struct CapturedStderr {
-    text: Arc<Mutex<String>>,
-    reader: std::thread::JoinHandle<()>,
-}
-
-impl CapturedStderr {
-    fn contains(&self, fragment: &str) -> bool {
-        self.text.lock().unwrap().contains(fragment)
-    }
-
-    /// Everything the child wrote, once it has closed its stderr (exited).
-    fn finish(self) -> String {
-        self.reader.join().expect("the stderr reader does not panic");
-        Arc::try_unwrap(self.text).expect("the reader is done").into_inner().unwrap()
-    }
-}
-
-fn capture_stderr(child: &mut Child) -> CapturedStderr {
-    use std::io::BufRead as _;
-    let text = Arc::new(Mutex::new(String::new()));
-    let stderr = child.stderr.take().expect("stderr piped");
-    let sink = text.clone();
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            let mut sink = sink.lock().unwrap();
-            sink.push_str(&line);
-            sink.push('\n');
-        }
-    });
-    CapturedStderr { text, reader }
-}
-
 fn in_flight(status: &Value) -> u64 {
     status["tiers"].as_array().unwrap().iter().map(|t| t["in_flight"].as_u64().unwrap()).sum()
 }
@@ -348,58 +312,6 @@ fn a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing() {
     assert_eq!(backlog(&after), 0);
     assert_eq!(dead(&after), 0);
     purge(&redis, &prefix);
-}
-
-/// A Redis server of the test's own, persisting with AOF, on a free port.
-struct OwnRedis {
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    fn start() -> OwnRedis {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut redis = OwnRedis { port, dir: tempfile::tempdir().unwrap(), child: None };
-        redis.spawn();
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes"])
-            .args(["--appendfsync", "always", "--maxmemory-policy", "noeviction"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server on PATH");
-        self.child = Some(child);
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            unsafe {
-                libc::kill(child.id() as i32, libc::SIGKILL);
-            }
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 #[test]

@@ -278,6 +278,10 @@ async fn a_job_whose_consumers_keep_dying_is_dead_lettered_by_delivery_count(bac
     assert_eq!(dead[0].deliveries, 2);
     assert!(dead[0].reason.contains("delivered 2 times"), "{}", dead[0].reason);
     assert_eq!(queue.status().await.unwrap().backlog(), 0);
+    // No worker ran it, so the handle that buried it reports it, for the workers' counts.
+    let reported = queue.take_dead_at_dequeue();
+    assert_eq!(reported.count, 1, "{reported:?}");
+    assert!(reported.reasons[0].contains("delivered 2 times"), "{reported:?}");
 }
 
 async fn dead_letter_is_immediate_and_retry_dead_requeues_with_a_fresh_budget(backend: Backend) {
@@ -367,6 +371,11 @@ async fn a_job_of_a_newer_format_is_dead_lettered_with_the_reason_not_dropped(ba
     assert!(matches!(dead[0].job(), Err(QueueError::UnsupportedFormat { found: 2, supported: 1 })));
     assert_eq!(dead[1].payload, "not json at all");
     assert!(dead[1].reason.contains("could not be read"), "{}", dead[1].reason);
+    // Both were buried at dequeue, where no worker saw them: the handle reports them once.
+    let reported = queue.take_dead_at_dequeue();
+    assert_eq!(reported.count, 2, "{reported:?}");
+    assert_eq!(reported.reasons, vec![dead[0].reason.clone(), dead[1].reason.clone()]);
+    assert_eq!(queue.take_dead_at_dequeue().count, 0, "reported once");
 }
 
 async fn bulk_enqueue_of_several_chunks_keeps_every_job(backend: Backend) {

@@ -96,3 +96,58 @@ fn a_server_url_is_checked_and_an_unreachable_server_is_one_line() {
     assert!(!ok && stderr.contains("asking the server"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+/// Issue 14: `/plugins` showed `last_error: null` after failed calls. Each generation now
+/// counts its calls and failures and keeps the last failure (when, which function, why),
+/// and `plugins list` prints it, locally and through `--server`.
+#[test]
+fn plugins_keep_the_last_failed_call_of_each_generation() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::copy(guest("fixture_hostile_calendar.wasm"), folder.path().join("hostile.wasm")).unwrap();
+    let serve = Serve::start(folder.path(), &[], &[]);
+    let cache = tempfile::tempdir().unwrap();
+    let hostile = |serve: &Serve| -> serde_json::Value {
+        let (status, body) = serve.get("/plugins");
+        assert_eq!(status, 200, "{body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        answer["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|entry| entry["name"] == "ZZHX")
+            .expect("ZZHX is live")
+            .clone()
+    };
+
+    let before = hostile(&serve);
+    assert_eq!(before["calls"]["errors"], 0, "{before}");
+    assert!(before["calls"]["calls"].as_u64().unwrap() > 0, "the gate's calls are counted: {before}");
+    assert!(before["calls"]["last_error"].is_null(), "{before}");
+
+    // 1903 is the year the fixture panics in.
+    let (status, body) = serve.get("/calendars/ZZHX/status?at=1903-06-03T12:00:00Z");
+    assert!(status >= 400, "the trap was answered as {status}: {body}");
+
+    let after = hostile(&serve);
+    assert_eq!(after["calls"]["errors"], 1, "{after}");
+    assert!(after["calls"]["calls"].as_u64() > before["calls"]["calls"].as_u64(), "{after}");
+    let last = &after["calls"]["last_error"];
+    assert_eq!(last["limit"], "trap", "{after}");
+    assert!(!last["function"].as_str().unwrap().is_empty(), "{after}");
+    assert!(last["message"].as_str().unwrap().starts_with("trapped"), "{after}");
+    assert!(last["at"].as_str().is_some(), "{after}");
+
+    let (ok, stdout, stderr) = run(cache.path(), &["--server", serve.base.as_str(), "plugins", "list"], &[]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.lines().next().unwrap().contains("CALLS") && stdout.contains("ERRORS"), "{stdout}");
+    let line = stdout.lines().find(|line| line.starts_with("last failed call: calendar/ZZHX generation 1: "));
+    assert!(line.is_some_and(|line| line.contains("trapped")), "{stdout}");
+
+    // A process of its own has made only the gate's calls, none failed: no such line.
+    let plugins = folder.path().to_str().unwrap();
+    let (ok, stdout, stderr) = run(cache.path(), &["--plugins", plugins, "plugins", "list"], &[]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.lines().next().unwrap().contains("CALLS"), "{stdout}");
+    assert!(stdout.contains("ZZHX") && !stdout.contains("last failed call"), "{stdout}");
+    serve.stop();
+}

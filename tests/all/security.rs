@@ -210,6 +210,38 @@ fn a_token_server_serves_any_host_name_but_only_with_the_token() {
 }
 
 #[test]
+fn the_ledger_and_queue_routes_bound_their_queries_and_retry_needs_the_token() {
+    let scratch = Scratch::new();
+    let token = "a-long-enough-test-token-5678";
+    std::fs::write(scratch.file("token"), format!("{token}\n")).unwrap();
+    let token_file = scratch.file("token").display().to_string();
+    let served = scratch.serve(&["--token-file", &token_file]);
+    let host = served.address.clone();
+    let get = |path: &str| http(&served.address, "GET", path, &host, &[], b"");
+    // Page sizes are bounded, ids are ids, unknown query fields are refused.
+    assert_api_error(&get("/loads?limit=0"), 400);
+    assert_api_error(&get("/loads?limit=501"), 400);
+    assert_api_error(&get("/loads?limit=99999999999999999999999"), 400);
+    assert_api_error(&get("/loads?before=..%2F..%2Fetc"), 400);
+    assert_api_error(&get("/loads?sql=drop"), 400);
+    assert_api_error(&get(&format!("/loads/{}", "x".repeat(65))), 400);
+    assert_api_error(&get("/loads/a%27%3B--"), 400);
+    assert_api_error(&get("/loads/0000-unknown"), 404);
+    assert_api_error(&get("/jobs/dead?limit=0"), 400);
+    assert_api_error(&get("/jobs/dead?limit=10001"), 400);
+    assert_eq!(get("/loads?limit=500").0, 200);
+    assert_eq!(get("/jobs/dead?limit=10000").0, 200);
+    assert_eq!(get("/jobs").0, 200);
+    // Retrying dead letters changes what runs: the token is required.
+    assert_api_error(&http(&served.address, "POST", "/jobs/retry-dead", &host, &[], b""), 401);
+    let bearer = format!("Bearer {token}");
+    let retried = http(&served.address, "POST", "/jobs/retry-dead", &host, &[("Authorization", &bearer)], b"");
+    assert_eq!(retried.0, 200, "{}", retried.1);
+    assert_eq!(retried.1["queued_again"], 0);
+    served.assert_healthy();
+}
+
+#[test]
 fn short_or_blank_tokens_are_refused_from_every_source() {
     let scratch = Scratch::new();
     std::fs::write(scratch.file("short-token"), "abc\n").unwrap();
@@ -362,7 +394,14 @@ fn a_worker_dead_letters_payloads_it_cannot_trust_and_stores_none_of_them() {
     worker.extend(queue_args);
     let output = scratch.run(&worker);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    // Dead letters are not an error, but a script must see them: exit code 3, and the
+    // summary counts all three, the unreadable one included.
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains(", 3 dead,"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 
     let mut dead = vec!["jobs", "dead", "--json"];
@@ -560,7 +599,6 @@ async fn a_load_finding_no_planning_slot_gets_a_503_in_the_api_shape() {
         registry: state.registry.clone(),
         store,
         queue,
-        board: tickstock::load::LoadBoard::new(),
         limits: Default::default(),
         // Every slot taken, as by loads still planning.
         planning: std::sync::Arc::new(tokio::sync::Semaphore::new(0)),

@@ -213,6 +213,59 @@ async fn an_older_observation_never_replaces_a_newer_one() {
 }
 
 #[tokio::test]
+async fn a_large_batch_keeps_every_rule_of_a_small_one() {
+    // 20 sessions of minute bars for 3 symbols (23,400 rows): PostgreSQL writes a batch
+    // this size through binary COPY and one set-based upsert, not UNNEST statements.
+    on_each_backend("large_batch", |store| async move {
+        let sessions = &january_sessions()[..20];
+        let batch = |written_at: &dyn Fn(&Session) -> DateTime<Utc>, bump: f64| -> Vec<Bar> {
+            let mut bars = Vec::new();
+            for symbol in ["AAPL", "MSFT", "Ünïcode.Ω"] {
+                for session in sessions {
+                    for mut bar in minute_bars(symbol, "XNYS", session, written_at(session)) {
+                        bar.close += bump;
+                        bar.high += bump;
+                        bars.push(bar);
+                    }
+                }
+            }
+            bars
+        };
+        let first = batch(&|session| session.close, 0.0);
+        assert!(first.len() > 20_000);
+        let written = store.write_bars(&first).await.unwrap();
+        assert_eq!(written.rows_written, first.len() as u64);
+        let mut expected = first.clone();
+        expected.sort_by(|left, right| (&left.symbol, left.start).cmp(&(&right.symbol, right.start)));
+        assert_eq!(store.read_bars(&everything()).await.unwrap(), expected, "read back exactly");
+
+        // The same again: nothing rewritten.
+        assert_eq!(store.write_bars(&first).await.unwrap().rows_written, 0);
+        // Older observations with other prices: nothing replaced.
+        let older = batch(&|session| session.close - TimeDelta::hours(1), 1.0);
+        assert_eq!(store.write_bars(&older).await.unwrap().rows_written, 0);
+        assert_eq!(store.read_bars(&everything()).await.unwrap(), expected);
+        // Newer ones: every row replaced.
+        let newer = batch(&|session| session.close + TimeDelta::hours(1), 2.0);
+        assert_eq!(store.write_bars(&newer).await.unwrap().rows_written, newer.len() as u64);
+        let closes: Vec<f64> = store.read_bars(&everything()).await.unwrap().iter().map(|bar| bar.close).collect();
+        let mut newer_sorted = newer.clone();
+        newer_sorted.sort_by(|left, right| (&left.symbol, left.start).cmp(&(&right.symbol, right.start)));
+        assert_eq!(closes, newer_sorted.iter().map(|bar| bar.close).collect::<Vec<_>>());
+        // A large batch with one invalid bar writes nothing.
+        let mut bad = batch(&|session| session.close + TimeDelta::hours(2), 3.0);
+        let last = bad.len() - 1;
+        bad[last].low = bad[last].high + 1.0;
+        assert!(store.write_bars(&bad).await.is_err());
+        assert_eq!(
+            store.read_bars(&everything()).await.unwrap().iter().map(|bar| bar.close).collect::<Vec<_>>(),
+            closes
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_batch_with_one_invalid_bar_writes_nothing() {
     on_each_backend("invalid_batch", |store| async move {
         let mut bars = final_daily_bars("AAPL", &january_sessions());

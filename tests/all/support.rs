@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead as _, BufReader};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -25,15 +26,24 @@ pub fn guest(file_name: &str) -> PathBuf {
     path
 }
 
+/// The plugin deadline of the `tickstock` runs of the tests, in milliseconds (see
+/// `tickstock`).
+pub const PATIENT_DEADLINE_MS: u64 = 5_000;
+
 /// A `tickstock` command with its artifact cache in the given temp dir, so tests write
-/// nothing outside temp dirs.
+/// nothing outside temp dirs. Its plugin calls get the patient deadline of
+/// `patient_runtime_options` (a test of the deadline passes `--plugin-deadline-ms`, which
+/// beats the variable): every run loads and gates the built-ins, and on a 2-core machine
+/// running the suite in parallel one calendar's gate once took over the production 100 ms.
 pub fn tickstock(cache_dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tickstock"));
     command
         .env("TICKSTOCK_CACHE_DIR", cache_dir)
+        .env("TICKSTOCK_PLUGIN_DEADLINE_MS", PATIENT_DEADLINE_MS.to_string())
         .env_remove("TICKSTOCK_DB")
         .env_remove("TICKSTOCK_SERVER")
-        .env_remove("TICKSTOCK_TOKEN");
+        .env_remove("TICKSTOCK_TOKEN")
+        .env_remove("TICKSTOCK_CONFIG");
     command
 }
 
@@ -150,9 +160,12 @@ impl Serve {
         command
             .args(["serve", "--listen", &listen, "--watch-debounce-ms", &DEBOUNCE_MS.to_string()])
             .arg("--plugins")
-            .arg(folder)
-            .arg("--db")
-            .arg(&db)
+            .arg(folder);
+        // A SQLite file of its own unless the test names the store.
+        if !extra_args.contains(&"--db") {
+            command.arg("--db").arg(&db);
+        }
+        command
             .args(extra_args)
             .env_remove("RUST_LOG")
             .env_remove("TICKSTOCK_LOG")
@@ -239,12 +252,20 @@ impl Drop for Serve {
 
 /// A minimal HTTP/1.1 exchange over a fresh connection: (status, body).
 pub fn http(method: &str, url: &str) -> (u16, String) {
+    http_with_body(method, url, "")
+}
+
+/// `http` with a JSON request body.
+pub fn http_with_body(method: &str, url: &str, body: &str) -> (u16, String) {
     use std::io::{Read as _, Write as _};
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_once('/').map(|(host, path)| (host, format!("/{path}"))).unwrap();
     let Ok(mut stream) = std::net::TcpStream::connect(host) else { return (0, String::new()) };
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     if stream.write_all(request.as_bytes()).is_err() {
         return (0, String::new());
     }
@@ -253,4 +274,98 @@ pub fn http(method: &str, url: &str) -> (u16, String) {
     let status = response.split_whitespace().nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
     let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
     (status, body)
+}
+
+// ---- child processes and a Redis of the test's own ------------------------------------
+
+/// A child's stderr, read on a thread (so a chatty child never blocks on a full pipe)
+/// into a buffer the test can watch while the child runs.
+pub struct CapturedStderr {
+    text: Arc<Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl CapturedStderr {
+    pub fn contains(&self, fragment: &str) -> bool {
+        self.text.lock().unwrap().contains(fragment)
+    }
+
+    /// What the child wrote so far.
+    pub fn text(&self) -> String {
+        self.text.lock().unwrap().clone()
+    }
+
+    /// Everything the child wrote, once it has closed its stderr (exited).
+    pub fn finish(self) -> String {
+        self.reader.join().expect("the stderr reader does not panic");
+        Arc::try_unwrap(self.text).expect("the reader is done").into_inner().unwrap()
+    }
+}
+
+pub fn capture_stderr(child: &mut Child) -> CapturedStderr {
+    use std::io::BufRead as _;
+    let text = Arc::new(Mutex::new(String::new()));
+    let stderr = child.stderr.take().expect("stderr piped");
+    let sink = text.clone();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let mut sink = sink.lock().unwrap();
+            sink.push_str(&line);
+            sink.push('\n');
+        }
+    });
+    CapturedStderr { text, reader }
+}
+
+/// A Redis server of the test's own, persisting with AOF, on a free port.
+pub struct OwnRedis {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    pub fn start() -> OwnRedis {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut redis = OwnRedis { port, dir: tempfile::tempdir().unwrap(), child: None };
+        redis.spawn();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes"])
+            .args(["--appendfsync", "always", "--maxmemory-policy", "noeviction"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        self.child = Some(child);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGKILL);
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

@@ -4,10 +4,12 @@
 //!
 //! Every parser here treats its input as hostile: sizes are bounded before anything is
 //! built from them, numbers are checked, and an error names the field without copying a
-//! long input whole. Depends on the core (`calendar`, `plan`) and on `load` for the
-//! request it builds; never on `cli` or `server`.
+//! long input whole. Depends on the core (`calendar`, `plan`), on `load` for the request
+//! it builds, and on `queue` and `store` for the dead letters it shows; never on `cli` or
+//! `server`.
 
 pub mod calendar;
+pub mod jobs;
 pub mod load;
 
 /// An input that was refused, with a one-line reason fit for a CLI error or a 400.

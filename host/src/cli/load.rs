@@ -10,7 +10,8 @@ use chrono::Utc;
 use clap::{Args, Subcommand, ValueEnum};
 use tokio::sync::watch;
 
-use super::GlobalOptions;
+use super::{GlobalOptions, Outcome};
+use crate::api::jobs::{DeadLetter, MAX_DEAD_LETTERS};
 use crate::api::load::{LoadSpec, RequestLimits, SymbolsSpec};
 use crate::load::{LoadRequest, ProgressStyle, RunOptions};
 use crate::plan::{Listing, PlanLimits, Tier};
@@ -110,6 +111,10 @@ pub struct JobRunnerArgs {
     /// Seconds the circuit stays open before a probe.
     #[arg(long, default_value_t = 10)]
     pub breaker_cooldown_secs: u64,
+
+    /// Seconds between the workers' INFO summary lines while jobs settle (0: none).
+    #[arg(long, default_value_t = crate::worker::DEFAULT_SUMMARY_EVERY.as_secs())]
+    pub summary_every_secs: u64,
 }
 
 /// Which queue, and its tunables.
@@ -201,19 +206,29 @@ pub enum JobsCommand {
         #[command(flatten)]
         output: super::FormatArgs,
     },
-    /// The dead letters, with the reason each died.
+    /// The dead letters, with the reason each died: the Redis queue's, or on the
+    /// in-process queue those the store's ledger kept.
     Dead {
         #[command(flatten)]
         queue: QueueArgs,
+        /// Store whose ledger holds the in-process queue's dead letters [default: ./tickstock.db].
+        #[arg(long, env = "TICKSTOCK_DB", hide_env_values = true)]
+        db: Option<SecretUrl>,
         #[arg(long, default_value_t = 100)]
         limit: usize,
         #[command(flatten)]
         output: super::FormatArgs,
     },
-    /// Queue every dead letter again with a fresh delivery budget.
+    /// Queue every dead letter again with a fresh delivery budget. On the in-process
+    /// queue, runs the dead jobs the store's ledger kept, here and now.
     RetryDead {
         #[command(flatten)]
         queue: QueueArgs,
+        /// Store whose ledger holds the in-process queue's dead letters [default: ./tickstock.db].
+        #[arg(long, env = "TICKSTOCK_DB", hide_env_values = true)]
+        db: Option<SecretUrl>,
+        #[command(flatten)]
+        work: JobRunnerArgs,
     },
 }
 
@@ -334,6 +349,7 @@ impl JobRunnerArgs {
                 .max_queue_outage_secs
                 .map(Duration::from_secs)
                 .or(exit_when_idle.then_some(DEFAULT_LOAD_QUEUE_OUTAGE)),
+            summary_every: Some(Duration::from_secs(self.summary_every_secs)),
             ..WorkerOptions::default()
         };
         for cap in &self.tier_cap {
@@ -376,37 +392,18 @@ impl QueueArgs {
     }
 }
 
-/// Ctrl-C (or SIGTERM) once: stop taking jobs, finish those in flight. Twice: exit now.
-fn spawn_signal_handler() -> watch::Receiver<bool> {
-    let (sender, receiver) = watch::channel(false);
-    tokio::spawn(async move {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let terminated = async {
-            match terminate.as_mut() {
-                Some(signal) => {
-                    signal.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminated => {}
-        }
-        eprintln!("stopping: finishing the jobs in flight (Ctrl-C again to abort now)");
-        let _ = sender.send(true);
-        let _ = tokio::signal::ctrl_c().await;
-        std::process::exit(130);
-    });
-    receiver
-}
-
 /// Opens the store at `location`; the error names it redacted, once.
 pub async fn open_store(location: &SecretUrl) -> anyhow::Result<Store> {
     Ok(Store::open(location.expose()).await?)
 }
 
-pub fn load(options: &GlobalOptions, args: LoadArgs) -> anyhow::Result<()> {
+pub fn load(options: &GlobalOptions, args: LoadArgs) -> anyhow::Result<Outcome> {
+    if args.submit_only && args.queue.queue.is_none() {
+        // The in-process queue dies with this process: nobody could ever take the jobs.
+        bail!(
+            "--submit-only needs a shared queue for `tickstock worker` processes to take the jobs from: give --queue redis://host:port (or TICKSTOCK_QUEUE)"
+        );
+    }
     let request = args.request.to_request()?;
     let registry = super::open_registry(options)?;
     // Everything that can be refused is refused before the store is opened: a load that
@@ -416,7 +413,7 @@ pub fn load(options: &GlobalOptions, args: LoadArgs) -> anyhow::Result<()> {
     let worker_options = args.work.worker_options(true, Duration::from_secs(args.queue.claim_idle_secs.max(1)))?;
     let runtime = runtime()?;
     let report = runtime.block_on(async {
-        let shutdown = spawn_signal_handler();
+        let shutdown = crate::shutdown::listen();
         let store = open_store(&args.request.db_location()).await?;
         let queue = args.queue.open().await?;
         let run_options = RunOptions {
@@ -433,17 +430,83 @@ pub fn load(options: &GlobalOptions, args: LoadArgs) -> anyhow::Result<()> {
         store.close().await;
         anyhow::Ok(report?)
     })?;
+    let mut report = report;
+    if report.jobs_dead > 0 {
+        report.dead_letter_hint = Some(dead_letter_hint(&args));
+    }
     match args.report {
         ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         ReportFormat::Text => print!("{}", report.to_text()),
     }
-    if report.jobs_dead > 0 && !args.submit_only {
-        bail!("{} of {} jobs failed permanently (see `tickstock jobs dead`)", report.jobs_dead, report.plan.jobs);
+    let hint = report.dead_letter_hint.clone().unwrap_or_default();
+    Ok(run_outcome(report.interrupted, report.jobs_dead, &hint))
+}
+
+/// How a `load` or `worker` run ended, for the exit code, with a line on stderr saying so
+/// when it is not plain success (the report or summary on stdout has the details); `hint`
+/// names the commands that list and retry the dead letters.
+fn run_outcome(interrupted: bool, jobs_dead: u64, hint: &str) -> Outcome {
+    if interrupted {
+        return Outcome::Interrupted;
     }
-    if report.interrupted {
-        std::process::exit(130);
+    if jobs_dead == 0 {
+        return Outcome::Done;
     }
-    Ok(())
+    eprintln!("{jobs_dead} dead letters: {hint}");
+    Outcome::SomeDead
+}
+
+/// The dead-letter hint of a worker: its queue's commands.
+fn worker_dead_letter_hint(queue: &QueueArgs) -> String {
+    let mut flags = String::new();
+    if let Some(url) = &queue.queue {
+        flags = format!(" --queue {}", shell_word(&url.to_string()));
+    }
+    if queue.queue_prefix != QueueOptions::default().key_prefix {
+        flags += &format!(" --queue-prefix {}", shell_word(&queue.queue_prefix));
+    }
+    format!(
+        "`tickstock jobs dead{flags}` lists them; fix the cause, then `tickstock jobs retry-dead{flags}` queues them again"
+    )
+}
+
+/// The commands that list and retry a load's dead letters, naming only what works for
+/// the queue in use: on Redis the workers run the retried jobs; on the in-process queue
+/// the store's ledger keeps them and `retry-dead` runs them itself, with the same provider.
+fn dead_letter_hint(args: &LoadArgs) -> String {
+    let mut db = String::new();
+    if let Some(location) = &args.request.db {
+        db = format!(" --db {}", shell_word(&location.to_string()));
+    }
+    match &args.queue.queue {
+        Some(url) => {
+            let mut queue = format!(" --queue {}", shell_word(&url.to_string()));
+            if args.queue.queue_prefix != QueueOptions::default().key_prefix {
+                queue += &format!(" --queue-prefix {}", shell_word(&args.queue.queue_prefix));
+            }
+            format!(
+                "`tickstock jobs dead{queue}` lists them; fix the cause, then `tickstock jobs retry-dead{queue}` queues them for the workers"
+            )
+        }
+        None => {
+            let mut provider = String::new();
+            if args.work.provider != "synthetic" {
+                provider = format!(" --provider {}", shell_word(&args.work.provider));
+            }
+            format!(
+                "`tickstock jobs dead{db}` lists them; fix the cause, then `tickstock jobs retry-dead{db}{provider}` runs them again"
+            )
+        }
+    }
+}
+
+/// `text` quoted for a POSIX shell when it holds anything but safe characters.
+fn shell_word(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c)) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 pub fn plan(options: &GlobalOptions, args: PlanArgs) -> anyhow::Result<()> {
@@ -500,11 +563,11 @@ pub fn plan(options: &GlobalOptions, args: PlanArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn worker(options: &GlobalOptions, args: WorkerArgs) -> anyhow::Result<()> {
+pub fn worker(options: &GlobalOptions, args: WorkerArgs) -> anyhow::Result<Outcome> {
     let registry = super::open_registry(options)?;
     let runtime = runtime()?;
     let summary = runtime.block_on(async {
-        let shutdown = spawn_signal_handler();
+        let shutdown = crate::shutdown::listen();
         let location = args.db.clone().unwrap_or_else(crate::store::default_location);
         let store = open_store(&location).await?;
         let queue = args.queue.open().await?;
@@ -519,12 +582,20 @@ pub fn worker(options: &GlobalOptions, args: WorkerArgs) -> anyhow::Result<()> {
             args.work.provider
         );
         let claim_idle = Duration::from_secs(args.queue.claim_idle_secs.max(1));
+        let counters = Arc::new(WorkerCounters::default());
+        let announcer = tokio::spawn({
+            let (shutdown, counters) = (shutdown.clone(), counters.clone());
+            async move {
+                crate::shutdown::requested(shutdown).await;
+                eprintln!("{}", counters.stopping_notice());
+            }
+        });
         let context = crate::worker::WorkerContext {
             registry,
             store: store.clone(),
             provider: args.work.provider()?,
             queue,
-            counters: Arc::new(WorkerCounters::default()),
+            counters,
             observer: None,
         };
         let (_never, no_more_jobs) = watch::channel(false);
@@ -535,6 +606,13 @@ pub fn worker(options: &GlobalOptions, args: WorkerArgs) -> anyhow::Result<()> {
             no_more_jobs,
         )
         .await;
+        // Stopped by a signal: let the notice be said (the workers can see the signal
+        // before its task runs); it prints at once. Otherwise it has nothing to say.
+        if summary.as_ref().is_ok_and(|summary| summary.stopped_by_signal) {
+            let _ = announcer.await;
+        } else {
+            announcer.abort();
+        }
         store.close().await;
         anyhow::Ok(summary?)
     })?;
@@ -542,10 +620,14 @@ pub fn worker(options: &GlobalOptions, args: WorkerArgs) -> anyhow::Result<()> {
         "worker stopped: {} jobs done, {} retried, {} dead, {} rows written",
         summary.jobs_done, summary.jobs_retried, summary.jobs_dead, summary.rows_written
     );
-    Ok(())
+    Ok(run_outcome(summary.stopped_by_signal, summary.jobs_dead, &worker_dead_letter_hint(&args.queue)))
 }
 
-pub fn jobs(command: JobsCommand) -> anyhow::Result<()> {
+pub fn jobs(options: &GlobalOptions, command: JobsCommand) -> anyhow::Result<Outcome> {
+    // Before any runtime of ours: the client drives its own.
+    if let Some(remote) = super::remote::Remote::from_options(options)? {
+        return remote_jobs(&remote, command).map(|()| Outcome::Done);
+    }
     let runtime = runtime()?;
     runtime.block_on(async {
         match command {
@@ -553,43 +635,142 @@ pub fn jobs(command: JobsCommand) -> anyhow::Result<()> {
                 let json = output.json("jobs status")?;
                 let queue = queue.open().await?;
                 let status = queue.status().await?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&status)?);
-                } else {
-                    let rows: Vec<[String; 4]> = status
-                        .tiers
-                        .iter()
-                        .map(|depth| [depth.tier.as_str().to_string(), depth.queued.to_string(), depth.in_flight.to_string(), depth.dead.to_string()])
-                        .collect();
-                    super::plugins::print_table(&["TIER", "QUEUED", "IN_FLIGHT", "DEAD"], &rows);
-                    println!("backlog {} of at most {}", status.backlog(), status.max_backlog);
+                print_status(&status, json)?;
+                if !json && matches!(queue, Queue::Memory(_)) {
+                    println!("(the in-process queue lives only inside a running load; `tickstock loads` shows what loads did)");
                 }
             }
-            JobsCommand::Dead { queue, limit, output } => {
+            JobsCommand::Dead { queue, db, limit, output } => {
                 let json = output.json("jobs dead")?;
+                let limit = limit.clamp(1, MAX_DEAD_LETTERS);
                 let queue = queue.open().await?;
-                let dead = queue.list_dead(limit).await?;
-                if json {
-                    let entries: Vec<serde_json::Value> = dead
-                        .iter()
-                        .map(|job| serde_json::json!({"id": job.dead_id, "tier": job.tier, "reason": job.reason, "deliveries": job.deliveries, "consumer": job.consumer, "payload": job.payload}))
-                        .collect();
-                    println!("{}", serde_json::to_string_pretty(&entries)?);
-                } else if dead.is_empty() {
-                    println!("no dead letters");
+                let dead: Vec<DeadLetter> = if matches!(queue, Queue::Memory(_)) {
+                    let location = db.unwrap_or_else(crate::store::default_location);
+                    let store = Store::open_read_only(location.expose()).await?;
+                    let dead = store.dead_jobs(limit).await;
+                    store.close().await;
+                    dead?.into_iter().map(DeadLetter::from_ledger).collect()
                 } else {
-                    for job in &dead {
-                        let gaps = job.job().map(|payload| payload.gaps.iter().map(|gap| format!("{} {}..{}", gap.symbol, gap.start, gap.end)).collect::<Vec<_>>().join("; ")).unwrap_or_else(|error| error.to_string());
-                        println!("{} [{}] after {} deliveries: {}\n    {}", job.dead_id, job.tier.as_str(), job.deliveries, job.reason, gaps);
-                    }
-                }
+                    queue.list_dead(limit).await?.into_iter().map(DeadLetter::from_queue).collect()
+                };
+                print_dead(&dead, json)?;
             }
-            JobsCommand::RetryDead { queue } => {
-                let queue = queue.open().await?;
-                let count = queue.retry_dead().await?;
-                println!("{count} dead letters queued again");
+            JobsCommand::RetryDead { queue: queue_args, db, work } => {
+                let queue = queue_args.open().await?;
+                if !matches!(queue, Queue::Memory(_)) {
+                    let count = queue.retry_dead().await?;
+                    println!("{count} dead letters queued again");
+                    return anyhow::Ok(Outcome::Done);
+                }
+                let registry = super::open_registry(options)?;
+                let location = db.unwrap_or_else(crate::store::default_location);
+                let store = open_store(&location).await?;
+                let shutdown = crate::shutdown::listen();
+                let claim_idle = Duration::from_secs(queue_args.claim_idle_secs.max(1));
+                let report = crate::load::retry_dead_in_process(
+                    registry,
+                    store.clone(),
+                    work.provider()?,
+                    work.worker_options(true, claim_idle)?,
+                    shutdown,
+                )
+                .await;
+                store.close().await;
+                let report = report?;
+                println!(
+                    "{} dead jobs run again in this process: {} done, {} dead again, {} rows written",
+                    report.retried, report.workers.jobs_done, report.workers.jobs_dead, report.workers.rows_written
+                );
+                for reason in &report.unreadable {
+                    println!("  left dead, unreadable: {reason}");
+                }
+                for reason in &report.dead_letters {
+                    println!("  dead letter: {reason}");
+                }
+                let hint = "`tickstock jobs dead` lists why; fix the cause and run `tickstock jobs retry-dead` again";
+                return Ok(run_outcome(report.workers.stopped_by_signal, report.workers.jobs_dead, hint));
             }
         }
-        anyhow::Ok(())
+        anyhow::Ok(Outcome::Done)
     })
+}
+
+/// `jobs ...` against a running server (`--server`): the server's queue, printed as the
+/// local commands print it.
+fn remote_jobs(remote: &super::remote::Remote, command: JobsCommand) -> anyhow::Result<()> {
+    match command {
+        JobsCommand::Status { output, .. } => {
+            let json = output.json("jobs status")?;
+            print_status(&remote.get("jobs", &[])?, json)
+        }
+        JobsCommand::Dead { limit, output, .. } => {
+            let json = output.json("jobs dead")?;
+            let limit = limit.clamp(1, MAX_DEAD_LETTERS);
+            let answer: RemoteDeadLetters = remote.get("jobs/dead", &[("limit", limit.to_string())])?;
+            print_dead(&answer.dead_letters, json)
+        }
+        JobsCommand::RetryDead { .. } => {
+            let answer: RemoteRetried = remote.post("jobs/retry-dead")?;
+            println!("{} dead letters queued again on {}", answer.queued_again, remote.origin());
+            Ok(())
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RemoteDeadLetters {
+    dead_letters: Vec<DeadLetter>,
+}
+
+#[derive(serde::Deserialize)]
+struct RemoteRetried {
+    queued_again: u64,
+}
+
+fn print_status(status: &crate::queue::QueueStatus, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(status)?);
+        return Ok(());
+    }
+    let rows: Vec<[String; 4]> = status
+        .tiers
+        .iter()
+        .map(|depth| {
+            [
+                depth.tier.as_str().to_string(),
+                depth.queued.to_string(),
+                depth.in_flight.to_string(),
+                depth.dead.to_string(),
+            ]
+        })
+        .collect();
+    super::plugins::print_table(&["TIER", "QUEUED", "IN_FLIGHT", "DEAD"], &rows);
+    println!("backlog {} of at most {}", status.backlog(), status.max_backlog);
+    Ok(())
+}
+
+fn print_dead(dead: &[DeadLetter], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(dead)?);
+    } else if dead.is_empty() {
+        println!("no dead letters");
+    } else {
+        for job in dead {
+            println!(
+                "{} [{}] after {} deliveries: {}\n    {}",
+                job.id,
+                job.tier.as_str(),
+                job.deliveries,
+                one_line(&job.reason),
+                one_line(&job.gaps_text())
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `text` on one line, whole: a dead letter's reason names the file and line that failed,
+/// so it is not cut; control characters (a hostile payload's) show as `?`.
+fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }

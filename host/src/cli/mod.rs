@@ -1,9 +1,10 @@
 //! The `tickstock` command line: one enum of subcommands, one module per subcommand group.
 //! Every subcommand returns `anyhow::Result`; `main` prints the error on one line and exits
-//! non-zero.
+//! with code 1. `load` and `worker` also end in an [`Outcome`] (some jobs dead-lettered,
+//! or interrupted), which `main` turns into its own exit code.
 //!
-//! Depends on the library (`api`, `load`, `service`, `bench`, adapters); never on `server`,
-//! and nothing in the library depends on it.
+//! Depends on the library (`api`, `load`, `service`, `bench`, `shutdown`, adapters); never
+//! on `server`, and nothing in the library depends on it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,7 +16,9 @@ use crate::plugin::{Limits, Registry, RuntimeOptions};
 
 pub mod bench;
 pub mod calendar;
+pub mod config;
 pub mod load;
+pub mod loads;
 pub mod logging;
 pub mod plugins;
 pub mod plugins_new;
@@ -72,7 +75,7 @@ pub struct GlobalOptions {
     pub plugin_memory_mib: u64,
 
     /// A running `tickstock serve` to ask instead of this process (plugins list|reload,
-    /// calendar status|sessions|holidays); its token from TICKSTOCK_TOKEN.
+    /// calendar status|sessions|holidays, loads, jobs); its token from TICKSTOCK_TOKEN.
     #[arg(long, global = true, env = "TICKSTOCK_SERVER")]
     pub server: Option<String>,
 
@@ -80,6 +83,11 @@ pub struct GlobalOptions {
     /// [default: RUST_LOG, else info for serve and worker, warn otherwise].
     #[arg(long, global = true)]
     pub log_level: Option<String>,
+
+    /// Config file of options (see docs/operating.md) [default: ./tickstock.toml if it exists].
+    /// Flags and environment variables override it.
+    #[arg(long, global = true, env = "TICKSTOCK_CONFIG")]
+    pub config: Option<PathBuf>,
 
     /// Log line format: text, or json (one object per line).
     #[arg(long, global = true, value_enum, default_value_t = logging::LogFormat::Text, env = "TICKSTOCK_LOG_FORMAT")]
@@ -114,14 +122,19 @@ pub enum Command {
     /// Run the host: watch the --plugins folder and serve the admin API.
     Serve(serve::ServeArgs),
     /// Load bars: gaps from the store, jobs from the policy, work through the queue.
+    #[command(after_help = EXIT_CODES_HELP)]
     Load(load::LoadArgs),
     /// Dry run of a load: jobs per tier, sessions, expected rows and provider calls.
     Plan(load::PlanArgs),
     /// Join a Redis queue and work its jobs until stopped.
+    #[command(after_help = EXIT_CODES_HELP)]
     Worker(load::WorkerArgs),
     /// Queue status and dead letters.
     #[command(subcommand)]
     Jobs(load::JobsCommand),
+    /// The loads the store's ledger records (or a server's, with --server): state, jobs,
+    /// rows and dead letters, whichever process did the work.
+    Loads(loads::LoadsArgs),
     /// Bring a development dataset (a refresh profile) up to date in its own database.
     Refresh(refresh::RefreshArgs),
     /// Print a shell completion script: `tickstock completions bash > /etc/bash_completion.d/tickstock`.
@@ -169,22 +182,54 @@ pub fn init_logging(cli: &Cli) -> anyhow::Result<()> {
     logging::init(cli.global.log_level.as_deref(), cli.global.log_format, command_default)
 }
 
+/// How a command that did not fail ended; `main` turns it into the exit code. The codes
+/// are a contract with scripts (docs/operating.md, "Exit codes"): 1 is any error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything asked was done: exit 0.
+    Done,
+    /// The run worked, but some jobs were dead-lettered: exit 3.
+    SomeDead,
+    /// Ctrl-C or SIGTERM stopped it after the jobs in flight finished: exit 130.
+    Interrupted,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Done => 0,
+            Outcome::SomeDead => 3,
+            Outcome::Interrupted => crate::shutdown::INTERRUPTED,
+        }
+    }
+}
+
+/// The exit codes of `load` and `worker`, for their `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    all done (--submit-only: every job was queued)
+  1    an error, on one line on stderr
+  3    some jobs were dead-lettered; the run otherwise worked (`tickstock jobs dead` lists them)
+  130  interrupted by Ctrl-C or SIGTERM: the jobs in flight were finished; a second signal exits at once";
+
 /// Runs the parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let done = |result: anyhow::Result<()>| result.map(|()| Outcome::Done);
     match cli.command {
-        Command::Plugins(command) => plugins::run(&cli.global, command),
-        Command::Calendar(command) => calendar::run(&cli.global, command),
-        Command::Bench(command) => bench::run(&cli.global, command),
-        Command::Serve(args) => serve::run(&cli.global, args),
+        Command::Plugins(command) => done(plugins::run(&cli.global, command)),
+        Command::Calendar(command) => done(calendar::run(&cli.global, command)),
+        Command::Bench(command) => done(bench::run(&cli.global, command)),
+        Command::Serve(args) => done(serve::run(&cli.global, args)),
         Command::Load(args) => load::load(&cli.global, args),
-        Command::Plan(args) => load::plan(&cli.global, args),
+        Command::Plan(args) => done(load::plan(&cli.global, args)),
         Command::Worker(args) => load::worker(&cli.global, args),
-        Command::Jobs(command) => load::jobs(command),
-        Command::Refresh(args) => refresh::run(&cli.global, args),
+        Command::Jobs(command) => load::jobs(&cli.global, command),
+        Command::Loads(args) => done(loads::run(&cli.global, args)),
+        Command::Refresh(args) => done(refresh::run(&cli.global, args)),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "tickstock", &mut std::io::stdout());
-            Ok(())
+            Ok(Outcome::Done)
         }
     }
 }

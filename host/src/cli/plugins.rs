@@ -75,29 +75,16 @@ fn list(options: &GlobalOptions, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&entries)?);
         return Ok(());
     }
-    let rows: Vec<[String; 6]> = entries
-        .iter()
-        .map(|entry| {
-            [
-                entry.kind.to_string(),
-                entry.name.clone(),
-                entry.version.clone(),
-                entry.sha256[..12].to_string(),
-                entry.source.clone(),
-                entry.generation.to_string(),
-            ]
-        })
-        .collect();
-    print_table(&["KIND", "NAME", "VERSION", "SHA256", "SOURCE", "GENERATION"], &rows);
-    for failure in registry.failures() {
-        // Load errors start with their origin already; saying it twice makes the line
-        // longer, not clearer.
-        if failure.message.starts_with(&failure.origin) {
-            println!("not loaded: {}", failure.message);
-        } else {
-            println!("not loaded: {}: {}", failure.origin, failure.message);
-        }
-    }
+    // Printed from the JSON form, as `--server` receives it, so both print the same.
+    let entries = match serde_json::to_value(&entries)? {
+        serde_json::Value::Array(entries) => entries,
+        _ => Vec::new(),
+    };
+    let failures = match serde_json::to_value(registry.failures())? {
+        serde_json::Value::Array(failures) => failures,
+        _ => Vec::new(),
+    };
+    print_list(&entries, &failures);
     Ok(())
 }
 
@@ -108,36 +95,58 @@ fn list_remote(remote: &super::remote::Remote, json: bool) -> anyhow::Result<()>
         println!("{}", serde_json::to_string_pretty(&entries)?);
         return Ok(());
     }
-    let text = |entry: &serde_json::Value, key: &str| -> String {
-        match entry.get(key) {
+    print_list(&entries, &failures);
+    Ok(())
+}
+
+/// The table of live plugins (`PluginEntry` as JSON), one line per generation's last
+/// failed call, and one per failed load.
+fn print_list(entries: &[serde_json::Value], failures: &[serde_json::Value]) {
+    let text = |entry: &serde_json::Value, pointer: &str| -> String {
+        match entry.pointer(pointer) {
             Some(serde_json::Value::String(text)) => text.clone(),
+            Some(serde_json::Value::Null) | None => String::new(),
             Some(other) => other.to_string(),
-            None => String::new(),
         }
     };
-    let rows: Vec<[String; 6]> = entries
+    let rows: Vec<[String; 8]> = entries
         .iter()
         .map(|entry| {
             [
-                text(entry, "kind"),
-                text(entry, "name"),
-                text(entry, "version"),
-                text(entry, "sha256").chars().take(12).collect(),
-                text(entry, "source"),
-                text(entry, "generation"),
+                text(entry, "/kind"),
+                text(entry, "/name"),
+                text(entry, "/version"),
+                text(entry, "/sha256").chars().take(12).collect(),
+                text(entry, "/source"),
+                text(entry, "/generation"),
+                text(entry, "/calls/calls"),
+                text(entry, "/calls/errors"),
             ]
         })
         .collect();
-    print_table(&["KIND", "NAME", "VERSION", "SHA256", "SOURCE", "GENERATION"], &rows);
-    for failure in &failures {
-        let (origin, message) = (text(failure, "origin"), text(failure, "message"));
+    print_table(&["KIND", "NAME", "VERSION", "SHA256", "SOURCE", "GENERATION", "CALLS", "ERRORS"], &rows);
+    for entry in entries.iter().filter(|entry| entry.pointer("/calls/last_error").is_some_and(|error| !error.is_null()))
+    {
+        println!(
+            "last failed call: {}/{} generation {}: {} at {}: {}",
+            text(entry, "/kind"),
+            text(entry, "/name"),
+            text(entry, "/generation"),
+            text(entry, "/calls/last_error/function"),
+            text(entry, "/calls/last_error/at"),
+            text(entry, "/calls/last_error/message"),
+        );
+    }
+    for failure in failures {
+        // Load errors start with their origin already; saying it twice makes the line
+        // longer, not clearer.
+        let (origin, message) = (text(failure, "/origin"), text(failure, "/message"));
         if message.starts_with(&origin) {
             println!("not loaded: {message}");
         } else {
             println!("not loaded: {origin}: {message}");
         }
     }
-    Ok(())
 }
 
 /// `plugins reload`: the server rescans its folder; one line per file.

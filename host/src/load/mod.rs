@@ -7,13 +7,15 @@
 //! workers (`crate::worker`), showing progress; the store is the ledger, so running the
 //! same request again only does what is still missing.
 //!
-//! Depends on the core, `plugin`, `store`, `queue`, `provider` and `worker`; never on `cli`
-//! or `server`.
+//! Depends on the core, `plugin`, `store`, `queue`, `provider`, `worker` and `shutdown`;
+//! never on `cli` or `server`.
 
-mod board;
+pub mod log;
 mod progress;
 mod report;
+mod retry;
 mod run;
+mod submit;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -25,11 +27,11 @@ use crate::calendar::{CalendarError, Session};
 use crate::plan::{Gap, Listing, LoadStats, PlanLimits, PlanRequest, Tier, Timeframe};
 use crate::plugin::{CallError, PluginKind, Registry};
 use crate::queue::{JobPayload, QueueError};
-use crate::store::{GapRequest, Store, StoreError};
+use crate::store::{GapRequest, JobState, LedgerJob, NewLoad, Store, StoreError};
 
-pub use board::{LoadBoard, LoadStatus, TierProgress};
 pub use progress::ProgressStyle;
 pub use report::LoadReport;
+pub use retry::{RetryReport, retry_dead_in_process};
 pub use run::{RunOptions, run, run_plan};
 
 /// What to load.
@@ -76,7 +78,36 @@ pub enum LoadError {
 pub struct LoadPlan {
     pub load_id: String,
     pub jobs: Vec<JobPayload>,
+    /// Bars each job will write, in `jobs` order.
+    pub job_rows: Vec<u64>,
     pub summary: PlanSummary,
+}
+
+impl LoadPlan {
+    /// The load and its jobs as the ledger records them before they are enqueued.
+    pub fn ledger_entry(&self) -> NewLoad {
+        let jobs = self
+            .jobs
+            .iter()
+            .zip(&self.job_rows)
+            .map(|(job, &rows)| LedgerJob {
+                job_id: job.id.clone(),
+                tier: job.tier,
+                state: JobState::Queued,
+                parent: None,
+                symbols: job.symbol_count() as u64,
+                expected_rows: rows,
+                reason: None,
+                payload: None,
+            })
+            .collect();
+        NewLoad {
+            id: self.load_id.clone(),
+            created_at: chrono::Utc::now(),
+            plan: serde_json::to_value(&self.summary).unwrap_or(serde_json::Value::Null),
+            jobs,
+        }
+    }
 }
 
 /// What `tickstock plan` prints.
@@ -259,6 +290,7 @@ pub async fn plan_load(registry: &Arc<Registry>, store: &Store, request: &LoadRe
     let load_id = crate::queue::new_job_id();
     let mut tiers: BTreeMap<Tier, TierPlan> = BTreeMap::new();
     let mut jobs = Vec::with_capacity(planned.len());
+    let mut job_rows = Vec::with_capacity(planned.len());
     for job in planned {
         let job_gaps: Vec<Gap> = job.gaps.iter().map(|&index| plan_request.gaps[index as usize].clone()).collect();
         let rows: u64 = job.gaps.iter().map(|&index| gap_rows[index as usize]).sum();
@@ -279,10 +311,11 @@ pub async fn plan_load(registry: &Arc<Registry>, store: &Store, request: &LoadRe
         tier_plan.expected_rows += rows;
         summary.expected_rows += rows;
         jobs.push(JobPayload::new(load_id.clone(), job.tier, request.timeframe, job_gaps));
+        job_rows.push(rows);
     }
     summary.gaps = plan_request.gaps.len();
     summary.provider_calls = plan_request.gaps.len() as u64;
     summary.jobs = jobs.len();
     summary.tiers = tiers.into_values().collect();
-    Ok(LoadPlan { load_id, jobs, summary })
+    Ok(LoadPlan { load_id, jobs, job_rows, summary })
 }

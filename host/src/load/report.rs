@@ -28,6 +28,10 @@ pub struct LoadReport {
     pub interrupted: bool,
     /// True when every planned job was done.
     pub complete: bool,
+    /// The commands that list and retry this load's dead letters, with the flags that
+    /// reach the same queue and store (set by the command line, which knows them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_letter_hint: Option<String>,
 }
 
 impl LoadReport {
@@ -60,6 +64,7 @@ impl LoadReport {
             dead_letters,
             interrupted: workers.stopped_by_signal,
             complete,
+            dead_letter_hint: None,
             plan,
         }
     }
@@ -93,9 +98,14 @@ impl LoadReport {
             text += &format!("  dead letter: {reason}\n");
         }
         if self.interrupted {
-            text += "  interrupted: jobs in flight were finished; run the same command again to load the rest\n";
+            text += "  interrupted: run the same command again to load the rest\n";
         } else if self.jobs_dead > 0 {
-            text += "  some jobs failed permanently: see `tickstock jobs dead`, fix the cause, then `tickstock jobs retry-dead`\n";
+            match &self.dead_letter_hint {
+                Some(hint) => text += &format!("  some jobs failed permanently: {hint}\n"),
+                None => {
+                    text += "  some jobs failed permanently: `tickstock loads show` lists them with their reasons\n"
+                }
+            }
         }
         text
     }

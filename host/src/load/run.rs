@@ -1,15 +1,17 @@
 //! Running a load in this process: plan, enqueue, work the queue off, report.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use tokio::sync::watch;
 
 use super::progress::{self, ProgressStyle};
+use super::submit;
 use super::{LoadError, LoadPlan, LoadReport, LoadRequest, plan_load};
 use crate::plugin::Registry;
 use crate::provider::Provider;
-use crate::queue::{JobQueue, Queue};
+use crate::queue::Queue;
 use crate::store::Store;
 use crate::worker::{WorkerContext, WorkerCounters, WorkerOptions, WorkerSummary, run_workers};
 
@@ -19,7 +21,7 @@ pub struct RunOptions {
     pub progress: ProgressStyle,
     /// Enqueue the jobs and return: other processes (`tickstock worker`) do the work.
     pub submit_only: bool,
-    /// Told about every job event (metrics, a load board); None for a plain CLI load.
+    /// Told about every job event (metrics); None for a plain CLI load.
     pub observer: Option<crate::worker::JobObserver>,
 }
 
@@ -65,30 +67,46 @@ pub async fn run_plan(
     shutdown: watch::Receiver<bool>,
     started: Instant,
 ) -> Result<LoadReport, LoadError> {
+    super::log::started(&plan);
     let counters = Arc::new(WorkerCounters::default());
-
-    // Enqueue concurrently with the workers: a plan larger than the queue's backlog limit
-    // only fits as workers ack, so waiting for the whole enqueue first could wait forever.
-    let (more_jobs_sender, more_jobs_coming) = watch::channel(true);
-    let enqueue_queue = queue.clone();
-    let jobs = plan.jobs.clone();
-    let enqueue = tokio::spawn(async move {
-        let outcome = enqueue_queue.enqueue_many(&jobs).await;
-        let _ = more_jobs_sender.send(false);
-        outcome
-    });
+    // The ledger first: whichever process settles a job then finds its load.
+    store.record_load(&plan.ledger_entry()).await?;
 
     let worker_summary = if options.submit_only {
-        enqueue.await.map_err(|error| LoadError::Worker(error.to_string()))??;
+        let submitted = submit::submit_only(&queue, &plan.jobs, shutdown).await;
+        let submitted = fail_on_enqueue_error(&store, &plan.load_id, submitted).await?;
+        if submitted.interrupted {
+            let reason = format!(
+                "interrupted after {} of {} jobs were queued; the same command queues what is still missing",
+                submitted.jobs,
+                plan.jobs.len()
+            );
+            record_failure(&store, &plan.load_id, &reason).await;
+        }
         WorkerSummary {
             jobs_done: 0,
             jobs_retried: 0,
             jobs_dead: 0,
             rows_written: 0,
             bars_fetched: 0,
-            stopped_by_signal: false,
+            stopped_by_signal: submitted.interrupted,
         }
     } else {
+        // Enqueue concurrently with the workers: a plan larger than the queue's backlog
+        // limit only fits as workers ack, so waiting for the whole enqueue first could
+        // wait forever.
+        let (more_jobs_sender, more_jobs_coming) = watch::channel(true);
+        let submitted = Arc::new(AtomicU64::new(0));
+        let enqueue_queue = queue.clone();
+        let jobs = plan.jobs.clone();
+        let enqueue_count = submitted.clone();
+        let enqueue = tokio::spawn(async move {
+            let outcome = submit::submit(&enqueue_queue, &jobs, &enqueue_count).await;
+            let _ = more_jobs_sender.send(false);
+            outcome
+        });
+        let announcer =
+            tokio::spawn(submit::announce_stop(shutdown.clone(), counters.clone(), submitted, plan.jobs.len() as u64));
         let (progress_done, progress_done_receiver) = watch::channel(false);
         let progress = tokio::spawn(progress::show(
             options.progress,
@@ -106,19 +124,32 @@ pub async fn run_plan(
             observer: options.observer.clone(),
         };
         let summary = run_workers(context, options.workers, shutdown, more_jobs_coming).await;
+        // Stopped by a signal: let the notice be said (the workers can see the signal
+        // before its task runs); it prints at once. Otherwise it has nothing to say.
+        if summary.as_ref().is_ok_and(|summary| summary.stopped_by_signal) {
+            let _ = announcer.await;
+        } else {
+            announcer.abort();
+        }
         let _ = progress_done.send(true);
         let _ = progress.await;
         if summary.as_ref().map(|s| s.stopped_by_signal).unwrap_or(true) {
             // Jobs not yet enqueued are not lost: the next run plans them again.
             enqueue.abort();
+            if matches!(queue, Queue::Memory(_)) {
+                // The in-process queue ends with this process: its jobs will not run.
+                let reason = "interrupted before every job ran; the same command loads what is still missing";
+                record_failure(&store, &plan.load_id, reason).await;
+            }
         } else {
-            enqueue.await.map_err(|error| LoadError::Worker(error.to_string()))??;
+            let enqueued = enqueue.await.map_err(|error| LoadError::Worker(error.to_string()))?;
+            fail_on_enqueue_error(&store, &plan.load_id, enqueued).await?;
         }
         summary?
     };
 
     let dead_letters = counters.dead_reasons.lock().map(|reasons| reasons.clone()).unwrap_or_default();
-    Ok(LoadReport::new(
+    let report = LoadReport::new(
         plan.summary,
         plan.load_id,
         store.location().to_string(),
@@ -127,5 +158,39 @@ pub async fn run_plan(
         &worker_summary,
         started.elapsed().as_secs_f64(),
         dead_letters,
-    ))
+    );
+    super::log::finished(
+        &report.load_id,
+        super::log::LoadTotals {
+            rows_written: report.rows_written,
+            jobs_done: report.jobs_done,
+            jobs_dead: report.jobs_dead,
+            seconds: report.seconds,
+        },
+    );
+    Ok(report)
+}
+
+/// Passes an enqueue's outcome on, recording a failure in the ledger first so the load
+/// reads `failed` with the reason rather than `queued` for ever.
+async fn fail_on_enqueue_error<T>(
+    store: &Store,
+    load_id: &str,
+    enqueued: Result<T, crate::queue::QueueError>,
+) -> Result<T, LoadError> {
+    match enqueued {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            record_failure(store, load_id, &format!("its jobs could not all be enqueued: {error}")).await;
+            Err(LoadError::Queue(error))
+        }
+    }
+}
+
+/// Marks the load failed in the ledger; a store that cannot say so is logged, the load's
+/// own outcome (its error or report) still goes to the caller.
+async fn record_failure(store: &Store, load_id: &str, reason: &str) {
+    if let Err(error) = store.fail_load(load_id, reason).await {
+        tracing::warn!(load = %load_id, %error, "could not record the failed load in the ledger");
+    }
 }

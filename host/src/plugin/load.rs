@@ -65,6 +65,8 @@ pub struct Callable {
     unnamed: PluginId,
     /// Set when the generation is published; 0 for a candidate.
     generation: AtomicU64,
+    /// Calls, failures and the last failure of this generation (`plugins list`).
+    pub(crate) stats: super::call_stats::CallStats,
 }
 
 impl Callable {
@@ -98,7 +100,9 @@ impl Callable {
         body: impl FnOnce(&mut wasmtime::Store<CallState>, &WorldPre) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let target = CallTarget { plugin: self.id(), generation: self.generation(), function, allowance };
-        sandbox::call(&self.runtime, &target, |store| body(store, &self.pre))
+        let outcome = sandbox::call(&self.runtime, &target, |store| body(store, &self.pre));
+        self.stats.record(&outcome);
+        outcome
     }
 
     /// The `describe` export, whatever the world. The identity is checked against
@@ -210,6 +214,7 @@ pub fn prepare(runtime: &Arc<Runtime>, bytes: &[u8], source: PluginSource) -> Re
         id: std::sync::OnceLock::new(),
         unnamed: PluginId::Unnamed { origin: origin.clone() },
         generation: AtomicU64::new(0),
+        stats: super::call_stats::CallStats::default(),
     });
     let identity = callable.describe().map_err(|error| PluginLoadError::Gate { origin: origin.clone(), error })?;
     if identity.kind != world_kind {

@@ -15,6 +15,7 @@ pub mod artifact_cache;
 pub mod bindings;
 pub mod builtin;
 pub mod calendar;
+pub mod call_stats;
 pub mod error;
 pub mod kind;
 pub mod limits;
@@ -26,6 +27,7 @@ pub mod runtime;
 pub mod sandbox;
 pub mod state;
 
+pub use call_stats::{CallSummary, RecentCallError};
 pub use error::{CallError, CallFailure, PluginId, PluginLoadError};
 pub use load::{Generation, Identity, PluginKind, PluginSource};
 pub use registry::{PluginEntry, Registry};

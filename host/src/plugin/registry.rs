@@ -14,6 +14,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::builtin::{BUILTINS, BuiltinPlugin};
+use super::call_stats::CallSummary;
 use super::error::{PluginId, PluginLoadError};
 use super::load::{self, Generation, PluginKind, PluginSource};
 use super::runtime::Runtime;
@@ -55,6 +56,8 @@ pub struct PluginEntry {
     pub loaded_at: DateTime<Utc>,
     /// The most recent failed load of a file that said it was this plugin, if any.
     pub last_error: Option<LoadFailure>,
+    /// This generation's calls (the gate's included), failed calls, and the last failure.
+    pub calls: CallSummary,
 }
 
 /// A failed load and the plugin (kind, name) it claimed to be, when it got as far as
@@ -201,6 +204,7 @@ impl Registry {
                     generation: generation.number(),
                     loaded_at: generation.loaded_at,
                     last_error,
+                    calls: generation.callable.stats.summary(),
                 })
             })
             .collect()
@@ -367,12 +371,17 @@ impl Registry {
         *last_number += 1;
         candidate.callable.set_generation(*last_number);
         let generation = Arc::new(candidate);
-        slot.current.store(Some(generation.clone()));
+        // The swap and what it replaced, in one line: an operator reading the log after
+        // the fact should not have to pair two lines to know what went out.
+        let previous = slot.current.swap(Some(generation.clone()));
         tracing::info!(
             plugin = %format!("{}/{}", generation.kind(), generation.name()),
             generation = generation.number(),
             version = %generation.identity.version,
+            sha256 = %generation.sha256,
             source = %generation.source,
+            previous_generation = previous.as_ref().map(|previous| previous.number()),
+            previous_sha256 = previous.as_ref().map(|previous| tracing::field::display(previous.sha256.clone())),
             "plugin generation live"
         );
         generation

@@ -11,8 +11,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{
-    DeadJob, Delivery, JobPayload, JobQueue, NackOutcome, QueueError, QueueOptions, QueueStatus, TierDepth,
-    next_full_wait, tier_index, too_many_deliveries_reason, unique_consumer_name,
+    DeadAtDequeue, DeadAtDequeueLog, DeadJob, Delivery, JobPayload, JobQueue, NackOutcome, QueueError, QueueOptions,
+    QueueStatus, TierDepth, next_full_wait, tier_index, too_many_deliveries_reason, unique_consumer_name,
 };
 use crate::plan::Tier;
 
@@ -22,6 +22,8 @@ use crate::plan::Tier;
 pub struct MemoryQueue {
     shared: Arc<Shared>,
     consumer: Arc<str>,
+    /// Jobs this consumer dead-lettered at dequeue, not yet reported.
+    dead_at_dequeue: Arc<DeadAtDequeueLog>,
 }
 
 #[derive(Debug)]
@@ -91,16 +93,39 @@ impl MemoryQueue {
                 room_freed: Notify::new(),
             }),
             consumer,
+            dead_at_dequeue: Arc::default(),
         }
     }
 
     /// A handle on the same jobs with its own consumer name.
     pub fn another_consumer(&self) -> MemoryQueue {
-        MemoryQueue { shared: self.shared.clone(), consumer: unique_consumer_name().into() }
+        MemoryQueue {
+            shared: self.shared.clone(),
+            consumer: unique_consumer_name().into(),
+            dead_at_dequeue: Arc::default(),
+        }
     }
 
     pub fn consumer_name(&self) -> &str {
         &self.consumer
+    }
+
+    /// See `Queue::take_dead_at_dequeue`.
+    pub fn take_dead_at_dequeue(&self) -> DeadAtDequeue {
+        self.dead_at_dequeue.take()
+    }
+
+    pub fn max_backlog(&self) -> u64 {
+        self.options().max_backlog
+    }
+
+    /// Dead-letters an entry this consumer just took (unreadable, or delivered too often)
+    /// and notes it for `take_dead_at_dequeue`.
+    fn bury_at_dequeue(&self, tier: Tier, entry_id: &str, reason: String, deliveries: u32) {
+        let noted = reason.clone();
+        if self.bury(tier, entry_id, reason, deliveries) {
+            self.dead_at_dequeue.record(&noted);
+        }
     }
 
     /// True when this consumer holds no job in flight (the in-process queue keeps no
@@ -259,7 +284,7 @@ impl JobQueue for MemoryQueue {
             let job = match JobPayload::decode(&entry.payload) {
                 Ok(job) => job,
                 Err(error) => {
-                    self.bury(tier, &entry.entry_id, error.to_string(), times_delivered);
+                    self.bury_at_dequeue(tier, &entry.entry_id, error.to_string(), times_delivered);
                     continue;
                 }
             };
@@ -267,7 +292,7 @@ impl JobQueue for MemoryQueue {
             if deliveries > self.options().max_deliveries {
                 // Taken over from a consumer that went silent once too often.
                 let reason = too_many_deliveries_reason(deliveries.saturating_sub(1), entry.last_error.as_deref());
-                self.bury(tier, &entry.entry_id, reason, deliveries.saturating_sub(1));
+                self.bury_at_dequeue(tier, &entry.entry_id, reason, deliveries.saturating_sub(1));
                 continue;
             }
             return Ok(Some(Delivery {
@@ -311,6 +336,17 @@ impl JobQueue for MemoryQueue {
     }
 
     async fn nack(&self, delivery: &Delivery, error: &str) -> Result<NackOutcome, QueueError> {
+        self.requeue_as(delivery, &delivery.job, error).await
+    }
+
+    async fn requeue_as(&self, delivery: &Delivery, job: &JobPayload, error: &str) -> Result<NackOutcome, QueueError> {
+        if job.id != delivery.job.id && delivery.deliveries >= self.options().max_deliveries {
+            // Out of attempts: the replacement is dead-lettered in the job's place.
+            let reason = too_many_deliveries_reason(delivery.deliveries, Some(error));
+            self.dead_letter_new(&JobPayload { attempt: delivery.deliveries, ..job.clone() }, &reason).await?;
+            self.ack(delivery).await?;
+            return Ok(NackOutcome::DeadLettered);
+        }
         if delivery.deliveries >= self.options().max_deliveries {
             let reason = too_many_deliveries_reason(delivery.deliveries, Some(error));
             return Ok(if self.bury(delivery.tier, &delivery.entry_id, reason, delivery.deliveries) {
@@ -319,7 +355,7 @@ impl JobQueue for MemoryQueue {
                 NackOutcome::NotInFlight
             });
         }
-        let retried = JobPayload { attempt: delivery.deliveries, ..delivery.job.clone() };
+        let retried = JobPayload { attempt: delivery.deliveries, ..job.clone() };
         let payload: Arc<str> = retried.encode()?.into();
         {
             let mut state = self.lock();
@@ -334,6 +370,22 @@ impl JobQueue for MemoryQueue {
 
     async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<(), QueueError> {
         self.bury(delivery.tier, &delivery.entry_id, reason.to_string(), delivery.deliveries);
+        Ok(())
+    }
+
+    async fn dead_letter_new(&self, job: &JobPayload, reason: &str) -> Result<(), QueueError> {
+        let payload = job.encode()?;
+        let mut state = self.lock();
+        state.next_entry += 1;
+        let dead_id = format!("{}-0", state.next_entry);
+        state.dead[tier_index(job.tier)].push_back(DeadJob {
+            dead_id,
+            tier: job.tier,
+            payload,
+            reason: reason.to_string(),
+            deliveries: job.attempt,
+            consumer: self.consumer.to_string(),
+        });
         Ok(())
     }
 

@@ -17,11 +17,15 @@
 //!   which re-queues the job with its attempt count and last error until it has been
 //!   delivered `max_deliveries` times, then dead-letters it with that error. A job whose
 //!   payload this build cannot read (a newer `format`, or garbage) is dead-lettered with
-//!   the reason at dequeue, never dropped. `retry_dead` re-queues every dead letter.
+//!   the reason at dequeue, never dropped, and so is a job taken over from silent
+//!   consumers once too often; no worker sees those, so the handle that buried them
+//!   reports them (`Queue::take_dead_at_dequeue`) for the workers' counts. `retry_dead`
+//!   re-queues every dead letter.
 //!
 //! Depends on `plan` and redis; never on the store, plugins, workers or edges.
 
 use std::future::Future;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -68,6 +72,14 @@ impl JobPayload {
         JobPayload { format: JOB_FORMAT, id: new_job_id(), load_id: load_id.into(), tier, timeframe, gaps, attempt: 0 }
     }
 
+    /// How many distinct symbols the job's gaps name.
+    pub fn symbol_count(&self) -> usize {
+        let mut symbols: Vec<&str> = self.gaps.iter().map(|gap| gap.symbol.as_str()).collect();
+        symbols.sort_unstable();
+        symbols.dedup();
+        symbols.len()
+    }
+
     /// The payload as stored in the queue (JSON).
     pub fn encode(&self) -> Result<String, QueueError> {
         serde_json::to_string(self).map_err(|source| QueueError::Encode { job_id: self.id.clone(), source })
@@ -104,11 +116,6 @@ impl JobPayload {
     /// gaps than a job may hold. (A gap's `sessions` is checked against the calendar by the
     /// worker, which has one.)
     fn check(&self) -> Result<(), String> {
-        let is_id = |text: &str| {
-            !text.is_empty()
-                && text.len() <= MAX_ID_CHARS
-                && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
-        };
         if !is_id(&self.id) {
             return Err(format!("job id {} is not an id", crate::text::quoted_prefix(&self.id, 40)));
         }
@@ -143,6 +150,14 @@ impl JobPayload {
         }
         Ok(())
     }
+}
+
+/// Whether `text` is a job or load id as `new_job_id` makes them: 1 to 64 ASCII letters,
+/// digits, `-` and `_`. The one rule for ids in payloads, URL paths and queries.
+pub fn is_id(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= MAX_ID_CHARS
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
 }
 
 /// A job id unique across processes and time: milliseconds since the epoch, a random
@@ -272,7 +287,7 @@ impl DeadJob {
 }
 
 /// Depth of one tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierDepth {
     pub tier: Tier,
     /// Waiting for a consumer.
@@ -283,7 +298,7 @@ pub struct TierDepth {
 }
 
 /// Depth of every tier and the backpressure limit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueStatus {
     /// In `Tier::ALL` order.
     pub tiers: Vec<TierDepth>,
@@ -303,6 +318,40 @@ impl QueueStatus {
             in_flight: 0,
             dead: 0,
         })
+    }
+}
+
+/// Jobs one queue handle dead-lettered itself while dequeuing, since it was last asked:
+/// how many, and the reasons of the most recent ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeadAtDequeue {
+    pub count: u64,
+    /// At most [`MAX_DEAD_AT_DEQUEUE_REASONS`], newest last.
+    pub reasons: Vec<String>,
+}
+
+/// Reasons kept between two looks: enough for a summary, bounded however many there were.
+pub const MAX_DEAD_AT_DEQUEUE_REASONS: usize = 100;
+
+/// Where a backend notes the jobs it dead-lettered at dequeue (see [`DeadAtDequeue`]).
+#[derive(Debug, Default)]
+pub(crate) struct DeadAtDequeueLog {
+    // A std mutex: a push or a swap, never held across an await.
+    pending: Mutex<DeadAtDequeue>,
+}
+
+impl DeadAtDequeueLog {
+    pub(crate) fn record(&self, reason: &str) {
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        pending.count = pending.count.saturating_add(1);
+        if pending.reasons.len() >= MAX_DEAD_AT_DEQUEUE_REASONS {
+            pending.reasons.remove(0);
+        }
+        pending.reasons.push(reason.to_string());
+    }
+
+    pub(crate) fn take(&self) -> DeadAtDequeue {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 }
 
@@ -372,8 +421,23 @@ pub trait JobQueue: Send + Sync {
     /// or dead-letter it when it has been delivered `max_deliveries` times.
     fn nack(&self, delivery: &Delivery, error: &str) -> impl Future<Output = Result<NackOutcome, QueueError>> + Send;
 
+    /// Part of the job committed and the rest failed transiently: replace the job with
+    /// `job` (the rest) as `nack` would re-queue it, atomically with removing the
+    /// delivered one, so a crash never leaves neither; dead-letters `job` instead when the
+    /// delivery was the last allowed.
+    fn requeue_as(
+        &self,
+        delivery: &Delivery,
+        job: &JobPayload,
+        error: &str,
+    ) -> impl Future<Output = Result<NackOutcome, QueueError>> + Send;
+
     /// The job failed permanently: move it to the dead letters with `reason` at once.
     fn dead_letter(&self, delivery: &Delivery, reason: &str) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Adds a dead letter for a job that was never queued: the failing symbol of a job
+    /// that committed the others (see `worker::job`), dead from birth with `reason`.
+    fn dead_letter_new(&self, job: &JobPayload, reason: &str) -> impl Future<Output = Result<(), QueueError>> + Send;
 
     /// Resets the job's idle time so a long job is not taken over after `claim_idle`.
     /// Returns false when the job is no longer this consumer's (another one took it over,
@@ -441,6 +505,24 @@ impl Queue {
         }
     }
 
+    /// The jobs this handle dead-lettered while dequeuing since the last call (payloads it
+    /// could not read, jobs delivered too often), which no worker ran and so no worker
+    /// counted. Clones of a handle share the count; another consumer has its own.
+    pub fn take_dead_at_dequeue(&self) -> DeadAtDequeue {
+        match self {
+            Queue::Memory(queue) => queue.take_dead_at_dequeue(),
+            Queue::Redis(queue) => queue.take_dead_at_dequeue(),
+        }
+    }
+
+    /// Most jobs queued or in flight at once (`QueueOptions::max_backlog`).
+    pub fn max_backlog(&self) -> u64 {
+        match self {
+            Queue::Memory(queue) => queue.max_backlog(),
+            Queue::Redis(queue) => queue.max_backlog(),
+        }
+    }
+
     /// Which backend this is, for logs and reports.
     pub fn backend_name(&self) -> &'static str {
         match self {
@@ -497,8 +579,14 @@ impl JobQueue for Queue {
     async fn nack(&self, delivery: &Delivery, error: &str) -> Result<NackOutcome, QueueError> {
         delegate!(self, queue => queue.nack(delivery, error))
     }
+    async fn requeue_as(&self, delivery: &Delivery, job: &JobPayload, error: &str) -> Result<NackOutcome, QueueError> {
+        delegate!(self, queue => queue.requeue_as(delivery, job, error))
+    }
     async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<(), QueueError> {
         delegate!(self, queue => queue.dead_letter(delivery, reason))
+    }
+    async fn dead_letter_new(&self, job: &JobPayload, reason: &str) -> Result<(), QueueError> {
+        delegate!(self, queue => queue.dead_letter_new(job, reason))
     }
     async fn keep_alive(&self, delivery: &Delivery) -> Result<bool, QueueError> {
         delegate!(self, queue => queue.keep_alive(delivery))

@@ -35,8 +35,9 @@ use redis::{RedisError, Script, Value};
 use tokio::time::Instant;
 
 use super::{
-    DeadJob, Delivery, JobPayload, JobQueue, NackOutcome, QueueError, QueueOptions, QueueStatus, TierDepth,
-    memory::retry_payload, next_full_wait, tier_index, too_many_deliveries_reason, unique_consumer_name,
+    DeadAtDequeue, DeadAtDequeueLog, DeadJob, Delivery, JobPayload, JobQueue, NackOutcome, QueueError, QueueOptions,
+    QueueStatus, TierDepth, memory::retry_payload, next_full_wait, tier_index, too_many_deliveries_reason,
+    unique_consumer_name,
 };
 use crate::plan::Tier;
 
@@ -168,6 +169,8 @@ struct Shared {
     /// Per tier: the XAUTOCLAIM cursor to resume from, and when the next run is due.
     reclaim: Mutex<[ReclaimState; 4]>,
     scripts: Scripts,
+    /// Jobs this consumer dead-lettered at dequeue, not yet reported.
+    dead_at_dequeue: DeadAtDequeueLog,
 }
 
 struct Scripts {
@@ -266,6 +269,7 @@ impl RedisQueue {
                     retry_dead: Script::new(RETRY_DEAD_SCRIPT),
                     retire: Script::new(RETIRE_SCRIPT),
                 },
+                dead_at_dequeue: DeadAtDequeueLog::default(),
                 options,
             }),
         };
@@ -281,6 +285,15 @@ impl RedisQueue {
 
     pub fn consumer_name(&self) -> &str {
         &self.shared.consumer
+    }
+
+    /// See `Queue::take_dead_at_dequeue`.
+    pub fn take_dead_at_dequeue(&self) -> DeadAtDequeue {
+        self.shared.dead_at_dequeue.take()
+    }
+
+    pub fn max_backlog(&self) -> u64 {
+        self.options().max_backlog
     }
 
     /// Removes this consumer from the group when it has no job in flight, so consumer
@@ -524,17 +537,32 @@ impl RedisQueue {
         let job = match decoded {
             Ok(job) => job,
             Err(error) => {
-                self.bury(tier, &entry.entry_id, &error.to_string(), entry.times_delivered).await?;
+                self.bury_at_dequeue(tier, &entry.entry_id, &error.to_string(), entry.times_delivered).await?;
                 return Ok(None);
             }
         };
         let deliveries = job.attempt.saturating_add(entry.times_delivered);
         if deliveries > self.options().max_deliveries {
             let reason = too_many_deliveries_reason(deliveries.saturating_sub(1), entry.last_error.as_deref());
-            self.bury(tier, &entry.entry_id, &reason, deliveries.saturating_sub(1)).await?;
+            self.bury_at_dequeue(tier, &entry.entry_id, &reason, deliveries.saturating_sub(1)).await?;
             return Ok(None);
         }
         Ok(Some(Delivery { job, tier, deliveries, last_error: entry.last_error, entry_id: entry.entry_id }))
+    }
+
+    /// Dead-letters an entry this consumer just took (unreadable, or delivered too often)
+    /// and notes it for `take_dead_at_dequeue`.
+    async fn bury_at_dequeue(
+        &self,
+        tier: Tier,
+        entry_id: &str,
+        reason: &str,
+        deliveries: u32,
+    ) -> Result<(), QueueError> {
+        if self.bury(tier, entry_id, reason, deliveries).await? {
+            self.shared.dead_at_dequeue.record(reason);
+        }
+        Ok(())
     }
 
     /// Moves an in-flight entry to its tier's dead stream; false if it was not in flight.
@@ -683,6 +711,17 @@ impl JobQueue for RedisQueue {
     }
 
     async fn nack(&self, delivery: &Delivery, error: &str) -> Result<NackOutcome, QueueError> {
+        self.requeue_as(delivery, &delivery.job, error).await
+    }
+
+    async fn requeue_as(&self, delivery: &Delivery, job: &JobPayload, error: &str) -> Result<NackOutcome, QueueError> {
+        if job.id != delivery.job.id && delivery.deliveries >= self.options().max_deliveries {
+            // Out of attempts: the replacement is dead-lettered in the job's place.
+            let reason = too_many_deliveries_reason(delivery.deliveries, Some(error));
+            self.dead_letter_new(&JobPayload { attempt: delivery.deliveries, ..job.clone() }, &reason).await?;
+            self.ack(delivery).await?;
+            return Ok(NackOutcome::DeadLettered);
+        }
         if delivery.deliveries >= self.options().max_deliveries {
             let reason = too_many_deliveries_reason(delivery.deliveries, Some(error));
             return Ok(if self.bury(delivery.tier, &delivery.entry_id, &reason, delivery.deliveries).await? {
@@ -691,7 +730,7 @@ impl JobQueue for RedisQueue {
                 NackOutcome::NotInFlight
             });
         }
-        let retried = JobPayload { attempt: delivery.deliveries, ..delivery.job.clone() };
+        let retried = JobPayload { attempt: delivery.deliveries, ..job.clone() };
         let requeued: i64 = self
             .shared
             .scripts
@@ -708,6 +747,24 @@ impl JobQueue for RedisQueue {
 
     async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<(), QueueError> {
         self.bury(delivery.tier, &delivery.entry_id, reason, delivery.deliveries).await?;
+        Ok(())
+    }
+
+    async fn dead_letter_new(&self, job: &JobPayload, reason: &str) -> Result<(), QueueError> {
+        let payload = job.encode()?;
+        let _: String = redis::cmd("XADD")
+            .arg(&self.shared.dead_keys[tier_index(job.tier)])
+            .arg("*")
+            .arg("job")
+            .arg(payload)
+            .arg("reason")
+            .arg(reason)
+            .arg("deliveries")
+            .arg(job.attempt)
+            .arg("consumer")
+            .arg(&self.shared.consumer)
+            .query_async(&mut self.connection())
+            .await?;
         Ok(())
     }
 

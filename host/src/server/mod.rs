@@ -50,11 +50,13 @@ pub struct ServerState {
     /// see `check_exposure`).
     pub token: Option<Arc<str>>,
     pub started_at: Instant,
+    /// The store whose load ledger `/metrics` reports; None when serving no loads.
+    pub store: Option<crate::store::Store>,
 }
 
 impl ServerState {
     pub fn new(registry: Arc<Registry>, metrics: Arc<Metrics>) -> ServerState {
-        ServerState { registry, metrics, folder: None, token: None, started_at: Instant::now() }
+        ServerState { registry, metrics, folder: None, token: None, started_at: Instant::now(), store: None }
     }
 }
 

@@ -258,5 +258,20 @@ async fn calendar_holidays(
 }
 
 async fn metrics(State(state): State<ServerState>) -> impl IntoResponse {
+    // The ledger is read at the scrape, so the series agree with `GET /loads` at that
+    // moment whichever process did the work. An unreadable store keeps the last sample.
+    if let Some(store) = &state.store {
+        match store.ledger_totals().await {
+            Ok(totals) => state.metrics.set_ledger(&crate::metrics::LedgerSample {
+                jobs_queued: totals.jobs_queued,
+                jobs_done: totals.jobs_done,
+                jobs_dead: totals.jobs_dead,
+                rows_written: totals.rows_written,
+                loads: totals.loads,
+                loads_unfinished: totals.loads_unfinished,
+            }),
+            Err(error) => tracing::warn!(%error, "could not read the load ledger for /metrics"),
+        }
+    }
     ([(header::CONTENT_TYPE, HeaderValue::from_static(crate::metrics::CONTENT_TYPE))], state.metrics.encode())
 }

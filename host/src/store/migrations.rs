@@ -21,12 +21,14 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 const SQLITE: &[(i64, &str, &str)] = &[
     (1, "bars", include_str!("../../migrations/sqlite/0001_bars.sql")),
     (2, "dataset meta", include_str!("../../migrations/sqlite/0002_dataset_meta.sql")),
+    (3, "load ledger", include_str!("../../migrations/sqlite/0003_load_ledger.sql")),
 ];
 
 /// (version, description, SQL) for PostgreSQL, oldest first.
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "bars", include_str!("../../migrations/postgres/0001_bars.sql")),
     (2, "dataset meta", include_str!("../../migrations/postgres/0002_dataset_meta.sql")),
+    (3, "load ledger", include_str!("../../migrations/postgres/0003_load_ledger.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -24,6 +24,7 @@
 //! Depends on the core (`bar`, `calendar`, `gaps`, `plan`) and sqlx; never on `provider`,
 //! `queue`, `plugin` or edges.
 
+mod ledger;
 mod migrations;
 mod postgres;
 mod sql;
@@ -52,6 +53,11 @@ pub use crate::plan::{Timeframe, UnknownTimeframe};
 
 // A bar is a core domain type; the store is where it lives.
 pub use crate::bar::Bar;
+
+pub use ledger::{
+    DeadJobRecord, JobRef, JobState, LedgerJob, LedgerTotals, LoadRecord, LoadState, MAX_DEAD_LISTED, MAX_LOADS_LISTED,
+    NewLoad, Settled, Settlement, TierCounts,
+};
 
 /// What one [`Store::write_bars`] call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -252,6 +258,26 @@ impl Store {
     /// Upserts `bars` in one transaction. Every bar is validated first
     /// ([`Bar::invalid_reason`]); one invalid bar rejects the whole call unwritten.
     pub async fn write_bars(&self, bars: &[Bar]) -> Result<WriteSummary, StoreError> {
+        self.write_bars_of(bars, None).await
+    }
+
+    /// Upserts a job's bars and records the job done in the ledger (with its rows, and the
+    /// jobs split off it for its failing symbols) in the same transaction: the ledger says
+    /// done exactly when the bars are there.
+    pub async fn write_job(
+        &self,
+        bars: &[Bar],
+        job: JobRef<'_>,
+        split: &[LedgerJob],
+    ) -> Result<WriteSummary, StoreError> {
+        self.write_bars_of(bars, Some((job, split))).await
+    }
+
+    async fn write_bars_of(
+        &self,
+        bars: &[Bar],
+        job: Option<(JobRef<'_>, &[LedgerJob])>,
+    ) -> Result<WriteSummary, StoreError> {
         for (index, bar) in bars.iter().enumerate() {
             if let Some(reason) = bar.invalid_reason() {
                 return Err(StoreError::InvalidBar {
@@ -266,8 +292,8 @@ impl Store {
         let deduplicated = keep_newest_per_key(bars);
         let bars: &[Bar] = deduplicated.as_deref().unwrap_or(bars);
         match &self.backend {
-            Backend::Sqlite(store) => store.write_bars(bars).await,
-            Backend::Postgres(store) => store.write_bars(bars).await,
+            Backend::Sqlite(store) => store.write_bars(bars, job).await,
+            Backend::Postgres(store) => store.write_bars(bars, job).await,
         }
     }
 
@@ -363,6 +389,94 @@ impl Store {
             }
         }
         Ok(all_gaps)
+    }
+
+    /// Records a load and its planned jobs (all queued) in the ledger, in one transaction,
+    /// before the jobs are enqueued. Recording the same load again changes nothing.
+    pub async fn record_load(&self, load: &NewLoad) -> Result<(), StoreError> {
+        let commit = |source| StoreError::Database { operation: "committing a load to the ledger", source };
+        match &self.backend {
+            Backend::Sqlite(store) => {
+                let mut transaction = store.begin().await?;
+                ledger::sqlite::record_load(&mut transaction, load).await?;
+                transaction.commit().await.map_err(commit)
+            }
+            Backend::Postgres(store) => {
+                let mut transaction = store.begin().await?;
+                ledger::postgres::record_load(&mut transaction, load).await?;
+                transaction.commit().await.map_err(commit)
+            }
+        }
+    }
+
+    /// Records a job's outcome that wrote no bars (retried, dead) and the jobs split off
+    /// it, in one transaction. A job the ledger does not know changes nothing.
+    pub async fn settle_job(&self, settlement: &Settlement<'_>) -> Result<(), StoreError> {
+        let commit = |source| StoreError::Database { operation: "committing a job's outcome", source };
+        let now = Utc::now();
+        match &self.backend {
+            Backend::Sqlite(store) => {
+                let mut transaction = store.begin().await?;
+                ledger::sqlite::settle(&mut transaction, settlement, now).await?;
+                transaction.commit().await.map_err(commit)
+            }
+            Backend::Postgres(store) => {
+                let mut transaction = store.begin().await?;
+                ledger::postgres::settle(&mut transaction, settlement, now).await?;
+                transaction.commit().await.map_err(commit)
+            }
+        }
+    }
+
+    /// Marks a load failed for a reason outside its jobs (they could not be enqueued).
+    pub async fn fail_load(&self, load_id: &str, error: &str) -> Result<(), StoreError> {
+        let now = Utc::now();
+        match &self.backend {
+            Backend::Sqlite(store) => {
+                ledger::sqlite::fail_load(&mut *store.connection().await?, load_id, error, now).await
+            }
+            Backend::Postgres(store) => {
+                ledger::postgres::fail_load(&mut *store.connection().await?, load_id, error, now).await
+            }
+        }
+    }
+
+    /// One load with its counts per tier and its dead jobs; None when the ledger has no
+    /// such load.
+    pub async fn load_record(&self, load_id: &str) -> Result<Option<LoadRecord>, StoreError> {
+        let now = Utc::now();
+        match &self.backend {
+            Backend::Sqlite(store) => ledger::sqlite::load(&mut *store.connection().await?, load_id, now).await,
+            Backend::Postgres(store) => ledger::postgres::load(&mut *store.connection().await?, load_id, now).await,
+        }
+    }
+
+    /// Up to `limit` loads (at most [`MAX_LOADS_LISTED`]), newest first; `before` pages on
+    /// from a load id of the previous page.
+    pub async fn list_loads(&self, limit: usize, before: Option<&str>) -> Result<Vec<LoadRecord>, StoreError> {
+        let now = Utc::now();
+        match &self.backend {
+            Backend::Sqlite(store) => ledger::sqlite::list(&mut *store.connection().await?, limit, before, now).await,
+            Backend::Postgres(store) => {
+                ledger::postgres::list(&mut *store.connection().await?, limit, before, now).await
+            }
+        }
+    }
+
+    /// Up to `limit` dead jobs of every load, oldest first, with their payloads.
+    pub async fn dead_jobs(&self, limit: usize) -> Result<Vec<DeadJobRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => ledger::sqlite::dead_jobs(&mut *store.connection().await?, limit).await,
+            Backend::Postgres(store) => ledger::postgres::dead_jobs(&mut *store.connection().await?, limit).await,
+        }
+    }
+
+    /// Jobs by state and rows written over every load, for `/metrics`.
+    pub async fn ledger_totals(&self) -> Result<LedgerTotals, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => ledger::sqlite::totals(&mut *store.connection().await?).await,
+            Backend::Postgres(store) => ledger::postgres::totals(&mut *store.connection().await?).await,
+        }
     }
 
     /// Closes the pool, waiting for connections to finish (SQLite checkpoints its WAL).

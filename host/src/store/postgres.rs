@@ -1,12 +1,12 @@
 //! PostgreSQL backend: `TIMESTAMPTZ` instants, one schema per dataset via `search_path`.
 //!
-//! Bulk writes send each column as one array and let the server unpack them:
-//! `INSERT ... SELECT * FROM UNNEST($1::text[], ...) ON CONFLICT DO UPDATE`, up to
-//! [`ROWS_PER_STATEMENT`] rows per statement, all inside the job's transaction. That is
-//! ten bound parameters per statement whatever the row count, so the statement is
-//! prepared once and the wire carries binary arrays. COPY into a staging table followed
-//! by an upsert was the alternative; it needs a temporary table per transaction (catalog
-//! churn on every job) for a gain that only shows on batches far larger than one job.
+//! Bulk writes take one of two paths inside the job's transaction:
+//! - a batch of [`COPY_FROM_ROWS`] rows or more goes through binary `COPY` into a
+//!   temporary staging table (made once per connection, emptied at every commit), then one
+//!   set-based `INSERT ... SELECT ... ON CONFLICT DO UPDATE` with the upsert's rules;
+//! - a smaller one is `INSERT ... SELECT * FROM UNNEST($1::text[], ...) ON CONFLICT DO
+//!   UPDATE`, ten bound parameters whatever the row count, so one prepared statement and
+//!   binary arrays on the wire, in one round trip.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -31,6 +31,33 @@ const ROWS_PER_STATEMENT: usize = 20_000;
 const UPSERT: &str = "INSERT INTO bars (symbol, exchange, timeframe, bar_start, open, high, low, close, volume, written_at) \
      SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::float8[], $6::float8[], \
                           $7::float8[], $8::float8[], $9::int8[], $10::timestamptz[]) \
+     ON CONFLICT (symbol, exchange, timeframe, bar_start) DO UPDATE SET \
+     open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, \
+     volume = excluded.volume, written_at = excluded.written_at \
+     WHERE excluded.written_at >= bars.written_at \
+     AND (bars.open, bars.high, bars.low, bars.close, bars.volume, bars.written_at) \
+     IS DISTINCT FROM (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume, excluded.written_at)";
+
+/// Rows from which a write goes through binary `COPY` and one set-based upsert rather than
+/// UNNEST statements: below it, the extra round trips of COPY cost more than they save.
+/// At 1,000, the store benchmark's jobs (1,260 rows) take the COPY path (README, "Store
+/// alone", has the figures before and after).
+const COPY_FROM_ROWS: usize = 1_000;
+
+/// Bytes of COPY data sent per message.
+const COPY_BUFFER_BYTES: usize = 1 << 20;
+
+/// The staging table of one connection: the bars' columns without their constraints (the
+/// upsert out of it applies them), emptied at every commit.
+const CREATE_STAGING: &str = "CREATE TEMPORARY TABLE bars_staging (\
+     symbol TEXT, exchange TEXT, timeframe TEXT, bar_start TIMESTAMPTZ, open DOUBLE PRECISION, \
+     high DOUBLE PRECISION, low DOUBLE PRECISION, close DOUBLE PRECISION, volume BIGINT, \
+     written_at TIMESTAMPTZ) ON COMMIT DELETE ROWS";
+
+/// [`UPSERT`]'s rules, from the staging table: replace only with an observation at least as
+/// new, and skip rows that would not change.
+const UPSERT_FROM_STAGING: &str = "INSERT INTO bars (symbol, exchange, timeframe, bar_start, open, high, low, close, volume, written_at) \
+     SELECT symbol, exchange, timeframe, bar_start, open, high, low, close, volume, written_at FROM bars_staging \
      ON CONFLICT (symbol, exchange, timeframe, bar_start) DO UPDATE SET \
      open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, \
      volume = excluded.volume, written_at = excluded.written_at \
@@ -126,26 +153,34 @@ impl PostgresStore {
         self.pool.close().await;
     }
 
-    pub(super) async fn write_bars(&self, bars: &[Bar]) -> Result<WriteSummary, StoreError> {
+    /// A connection from the pool, for the ledger's reads and writes.
+    pub(super) async fn connection(&self) -> Result<sqlx::pool::PoolConnection<Postgres>, StoreError> {
+        self.pool.acquire().await.map_err(|source| StoreError::Database { operation: "opening a connection", source })
+    }
+
+    /// A transaction, for the ledger's writes of several statements.
+    pub(super) async fn begin(&self) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
+        self.pool.begin().await.map_err(|source| StoreError::Database { operation: "beginning a transaction", source })
+    }
+
+    /// Upserts `bars` and, when they are a job's, records the job done in the ledger, in
+    /// one transaction.
+    pub(super) async fn write_bars(
+        &self,
+        bars: &[Bar],
+        job: Option<(super::ledger::JobRef<'_>, &[super::ledger::LedgerJob])>,
+    ) -> Result<WriteSummary, StoreError> {
         let database = |operation| move |source| StoreError::Database { operation, source };
         let mut transaction = self.pool.begin().await.map_err(database("beginning a write"))?;
-        let mut rows_written = 0;
-        for chunk in bars.chunks(ROWS_PER_STATEMENT) {
-            let result = sqlx::query(UPSERT)
-                .bind(chunk.iter().map(|bar| bar.symbol.as_str()).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|bar| bar.exchange.as_str()).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|bar| bar.timeframe.as_str()).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|bar| bar.start).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|bar| bar.open).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|bar| bar.high).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|bar| bar.low).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|bar| bar.close).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|bar| bar.volume).collect::<Vec<_>>())
-                .bind(chunk.iter().map(|bar| bar.written_at).collect::<Vec<_>>())
-                .execute(&mut *transaction)
-                .await
-                .map_err(database("writing bars"))?;
-            rows_written += result.rows_affected();
+        let rows_written = if bars.len() >= COPY_FROM_ROWS {
+            copy_upsert(&mut transaction, bars).await?
+        } else {
+            unnest_upsert(&mut transaction, bars).await?
+        };
+        if let Some((job, split)) = job {
+            let settlement =
+                super::ledger::Settlement { job, outcome: super::ledger::Settled::Done { rows: rows_written }, split };
+            super::ledger::postgres::settle(&mut transaction, &settlement, Utc::now()).await?;
         }
         transaction.commit().await.map_err(database("committing bars"))?;
         Ok(WriteSummary { bars_received: bars.len() as u64, rows_written })
@@ -273,6 +308,102 @@ impl PostgresStore {
         copy.finish().await.map_err(database("finishing COPY"))?;
         Ok(())
     }
+}
+
+/// Upserts `bars` by UNNEST statements of at most [`ROWS_PER_STATEMENT`] rows: one round
+/// trip for a small job.
+async fn unnest_upsert(transaction: &mut PgConnection, bars: &[Bar]) -> Result<u64, StoreError> {
+    let database = |operation| move |source| StoreError::Database { operation, source };
+    let mut rows_written = 0;
+    for chunk in bars.chunks(ROWS_PER_STATEMENT) {
+        let result = sqlx::query(UPSERT)
+            .bind(chunk.iter().map(|bar| bar.symbol.as_str()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|bar| bar.exchange.as_str()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|bar| bar.timeframe.as_str()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|bar| bar.start).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|bar| bar.open).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|bar| bar.high).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|bar| bar.low).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|bar| bar.close).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|bar| bar.volume).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|bar| bar.written_at).collect::<Vec<_>>())
+            .execute(&mut *transaction)
+            .await
+            .map_err(database("writing bars"))?;
+        rows_written += result.rows_affected();
+    }
+    Ok(rows_written)
+}
+
+/// Upserts `bars` through a binary `COPY` into this connection's staging table, then one
+/// set-based `INSERT ... SELECT ... ON CONFLICT` with the same rules as [`UPSERT`]. The
+/// staging table is a temporary table made once per connection (`ON COMMIT DELETE ROWS`
+/// empties it at every commit), so there is no catalog churn per job.
+async fn copy_upsert(transaction: &mut PgConnection, bars: &[Bar]) -> Result<u64, StoreError> {
+    let database = |operation| move |source| StoreError::Database { operation, source };
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('pg_temp.bars_staging') IS NOT NULL")
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(database("looking for the staging table"))?;
+    if !exists {
+        sqlx::query(CREATE_STAGING).execute(&mut *transaction).await.map_err(database("creating the staging table"))?;
+    }
+    let mut copy = transaction
+        .copy_in_raw(
+            "COPY bars_staging (symbol, exchange, timeframe, bar_start, open, high, low, close, volume, written_at) \
+             FROM STDIN (FORMAT binary)",
+        )
+        .await
+        .map_err(database("starting COPY into the staging table"))?;
+    let mut buffer: Vec<u8> = Vec::with_capacity(COPY_BUFFER_BYTES + 256);
+    buffer.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buffer.extend_from_slice(&0i32.to_be_bytes()); // flags
+    buffer.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    for bar in bars {
+        encode_binary_row(&mut buffer, bar);
+        if buffer.len() >= COPY_BUFFER_BYTES {
+            copy.send(buffer.as_slice()).await.map_err(database("sending bars to COPY"))?;
+            buffer.clear();
+        }
+    }
+    buffer.extend_from_slice(&(-1i16).to_be_bytes());
+    copy.send(buffer.as_slice()).await.map_err(database("sending bars to COPY"))?;
+    copy.finish().await.map_err(database("finishing COPY into the staging table"))?;
+    let result = sqlx::query(UPSERT_FROM_STAGING)
+        .execute(&mut *transaction)
+        .await
+        .map_err(database("upserting bars from the staging table"))?;
+    // No TRUNCATE: the commit empties the table (ON COMMIT DELETE ROWS), and a rollback
+    // takes its rows back with everything else.
+    Ok(result.rows_affected())
+}
+
+/// Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01 00:00 UTC.
+const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// One row in PostgreSQL's binary COPY format: the field count, then each field's length
+/// and big-endian value (text as UTF-8, `timestamptz` as microseconds since 2000-01-01).
+fn encode_binary_row(buffer: &mut Vec<u8>, bar: &Bar) {
+    fn text(buffer: &mut Vec<u8>, value: &str) {
+        buffer.extend_from_slice(&(value.len() as i32).to_be_bytes());
+        buffer.extend_from_slice(value.as_bytes());
+    }
+    fn eight(buffer: &mut Vec<u8>, bytes: [u8; 8]) {
+        buffer.extend_from_slice(&8i32.to_be_bytes());
+        buffer.extend_from_slice(&bytes);
+    }
+    let instant = |at: DateTime<Utc>| (at.timestamp_micros() - POSTGRES_EPOCH_MICROS).to_be_bytes();
+    buffer.extend_from_slice(&10i16.to_be_bytes());
+    text(buffer, &bar.symbol);
+    text(buffer, &bar.exchange);
+    text(buffer, bar.timeframe.as_str());
+    eight(buffer, instant(bar.start));
+    eight(buffer, bar.open.to_be_bytes());
+    eight(buffer, bar.high.to_be_bytes());
+    eight(buffer, bar.low.to_be_bytes());
+    eight(buffer, bar.close.to_be_bytes());
+    eight(buffer, bar.volume.to_be_bytes());
+    eight(buffer, instant(bar.written_at));
 }
 
 /// `CREATE SCHEMA IF NOT EXISTS` on a connection of its own (the pool's connections

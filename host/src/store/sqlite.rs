@@ -154,7 +154,23 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
-    pub(super) async fn write_bars(&self, bars: &[Bar]) -> Result<WriteSummary, StoreError> {
+    /// A connection from the pool, for the ledger's reads and writes.
+    pub(super) async fn connection(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>, StoreError> {
+        self.pool.acquire().await.map_err(|source| StoreError::Database { operation: "opening a connection", source })
+    }
+
+    /// A transaction, for the ledger's writes of several statements.
+    pub(super) async fn begin(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+        self.pool.begin().await.map_err(|source| StoreError::Database { operation: "beginning a transaction", source })
+    }
+
+    /// Upserts `bars` and, when they are a job's, records the job done in the ledger, in
+    /// one transaction.
+    pub(super) async fn write_bars(
+        &self,
+        bars: &[Bar],
+        job: Option<(super::ledger::JobRef<'_>, &[super::ledger::LedgerJob])>,
+    ) -> Result<WriteSummary, StoreError> {
         let database = |operation| move |source| StoreError::Database { operation, source };
         let mut transaction = self.pool.begin().await.map_err(database("beginning a write"))?;
         let mut rows_written = 0;
@@ -171,6 +187,11 @@ impl SqliteStore {
             let query = bind_rows(sqlx::query(statement_text), chunk);
             let result = query.execute(&mut *transaction).await.map_err(database("writing bars"))?;
             rows_written += result.rows_affected();
+        }
+        if let Some((job, split)) = job {
+            let settlement =
+                super::ledger::Settlement { job, outcome: super::ledger::Settled::Done { rows: rows_written }, split };
+            super::ledger::sqlite::settle(&mut transaction, &settlement, Utc::now()).await?;
         }
         transaction.commit().await.map_err(database("committing bars"))?;
         Ok(WriteSummary { bars_received: bars.len() as u64, rows_written })

@@ -187,8 +187,10 @@ fn note_event(
 fn log_outcomes(outcomes: &[FileOutcome]) {
     for outcome in outcomes {
         match outcome {
-            FileOutcome::Loaded { file, plugin, generation, .. } => {
-                tracing::info!(%file, %plugin, generation, "plugin file loaded")
+            FileOutcome::Loaded { file, plugin, generation, calendar_changes } => {
+                // `changed_dates`: the calendar diff's count (its dates are on the line
+                // logged before the swap); absent for other kinds and first loads.
+                tracing::info!(%file, %plugin, generation, changed_dates = *calendar_changes, "plugin file loaded")
             }
             FileOutcome::Failed { file, message, serving } => {
                 tracing::warn!(%file, "plugin file refused; {serving}: {message}")

@@ -20,6 +20,7 @@
 //! never on `load`, `cli` or `server`.
 
 mod job;
+mod summary;
 mod throttle;
 
 use std::collections::{BTreeMap, HashSet};
@@ -42,6 +43,8 @@ use crate::schedule::{Backoff, CircuitBreaker, CircuitState, DEFAULT_WEIGHTS, We
 use crate::store::Store;
 use job::{JobOutcome, run_job_kept_alive, settle};
 use throttle::ExchangeThrottle;
+
+pub use summary::DEFAULT_SUMMARY_EVERY;
 
 /// How the workers run.
 #[derive(Debug, Clone)]
@@ -68,6 +71,9 @@ pub struct WorkerOptions {
     /// workers give up with an error; None waits for ever (a long-running worker outlives
     /// a Redis restart).
     pub max_queue_outage: Option<Duration>,
+    /// How often to log a summary line while jobs settle (`worker::summary`); None or
+    /// zero for none.
+    pub summary_every: Option<Duration>,
 }
 
 impl Default for WorkerOptions {
@@ -83,6 +89,7 @@ impl Default for WorkerOptions {
             exit_when_idle: true,
             keep_alive_every: Duration::from_secs(10),
             max_queue_outage: None,
+            summary_every: Some(DEFAULT_SUMMARY_EVERY),
         }
     }
 }
@@ -144,6 +151,8 @@ pub struct WorkerCounters {
     pub jobs_dead: AtomicU64,
     pub rows_written: AtomicU64,
     pub bars_fetched: AtomicU64,
+    /// Jobs running now (taken from the queue and not yet settled).
+    pub in_flight: AtomicU64,
     /// Jobs done per tier, in `Tier::ALL` order.
     pub done_by_tier: [AtomicU64; 4],
     /// Sum of job wall times in milliseconds, for mean job duration.
@@ -157,6 +166,16 @@ pub struct WorkerCounters {
 impl WorkerCounters {
     pub fn done_in(&self, tier: Tier) -> u64 {
         self.done_by_tier[tier_index(tier)].load(Ordering::Relaxed)
+    }
+
+    /// What stopping means now, for the line a process prints at its first Ctrl-C or
+    /// SIGTERM.
+    pub fn stopping_notice(&self) -> String {
+        match self.in_flight.load(Ordering::Relaxed) {
+            0 => "stopping: nothing in flight".to_string(),
+            1 => "stopping: finishing the 1 job in flight (Ctrl-C again to abort it)".to_string(),
+            jobs => format!("stopping: finishing the {jobs} jobs in flight (Ctrl-C again to abort them)"),
+        }
     }
 }
 
@@ -177,7 +196,7 @@ pub struct WorkerSummary {
     pub stopped_by_signal: bool,
 }
 
-/// Something that happened to a job, for whoever watches (serve's load board, metrics).
+/// Something that happened to a job, for whoever watches (serve's metrics).
 #[derive(Debug)]
 pub enum JobEvent<'a> {
     Done {
@@ -234,6 +253,7 @@ pub async fn run_workers(
     mut shutdown: watch::Receiver<bool>,
     more_jobs_coming: watch::Receiver<bool>,
 ) -> Result<WorkerSummary, crate::queue::QueueError> {
+    let _summary = summary::spawn(context.counters.clone(), options.summary_every);
     let workers = options.workers.max(1);
     let caps: Vec<(Tier, u32, usize)> = DEFAULT_WEIGHTS
         .iter()
@@ -249,6 +269,7 @@ pub async fn run_workers(
     let mut outage = Outage { since: None, limit: options.max_queue_outage };
 
     loop {
+        count_dead_at_dequeue(&context);
         // Reap finished jobs without waiting.
         while let Some(finished) = running.try_join_next() {
             let finished = finished.expect("job tasks do not panic");
@@ -369,6 +390,7 @@ pub async fn run_workers(
         let finished = finished.expect("job tasks do not panic");
         reap(finished, &mut fair, &mut bytes_in_flight, &breaker);
     }
+    count_dead_at_dequeue(&context);
     let counters = &context.counters;
     Ok(WorkerSummary {
         jobs_done: counters.jobs_done.load(Ordering::Relaxed),
@@ -378,6 +400,28 @@ pub async fn run_workers(
         bars_fetched: counters.bars_fetched.load(Ordering::Relaxed),
         stopped_by_signal,
     })
+}
+
+/// Most dead-letter reasons `WorkerCounters::dead_reasons` keeps.
+const MAX_DEAD_REASONS: usize = 100;
+
+/// Counts the jobs the queue dead-lettered while this dispatcher dequeued (payloads it
+/// could not read, jobs delivered too often): no job task saw them, and a summary that
+/// left them out would report fewer dead letters than `tickstock jobs dead` lists.
+fn count_dead_at_dequeue(context: &WorkerContext) {
+    let dead = context.queue.take_dead_at_dequeue();
+    if dead.count == 0 {
+        return;
+    }
+    context.counters.jobs_dead.fetch_add(dead.count, Ordering::Relaxed);
+    let mut reasons = context.counters.dead_reasons.lock().expect("counters lock");
+    for reason in dead.reasons {
+        tracing::warn!("dead-lettered at dequeue: {reason}");
+        if reasons.len() >= MAX_DEAD_REASONS {
+            reasons.remove(0);
+        }
+        reasons.push(reason);
+    }
 }
 
 /// The queue's current outage: since when it has failed with no success in between, and
@@ -457,6 +501,9 @@ fn reap(
 fn record_outcome(breaker: &Mutex<CircuitBreaker>, outcome: JobOutcome) {
     let mut breaker = breaker.lock().expect("breaker lock");
     match outcome {
+        // A job that committed some symbols but stopped at a provider failure counts as
+        // the failure: the provider is what the breaker watches.
+        JobOutcome::Done { split, .. } if split.provider_failure => breaker.record_failure(Instant::now()),
         JobOutcome::Done { .. } => breaker.record_success(),
         JobOutcome::Transient { provider_failure: true, .. } => breaker.record_failure(Instant::now()),
         JobOutcome::Transient { .. } | JobOutcome::Permanent { .. } | JobOutcome::Lost => {}
@@ -482,10 +529,12 @@ fn spawn_job(
     bytes: u64,
 ) {
     let tier = delivery.tier;
+    context.counters.in_flight.fetch_add(1, Ordering::Relaxed);
     running.spawn(async move {
         let started = Instant::now();
         let outcome = run_job_kept_alive(&context, &options, &throttle, &delivery).await;
         settle(&context, &options, &delivery, &outcome, started.elapsed()).await;
+        context.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
         (tier, bytes, outcome)
     });
 }
