@@ -131,6 +131,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
             planning: Arc::new(tokio::sync::Semaphore::new(server::loads::DEFAULT_CONCURRENT_PLANS)),
         };
         let state = server::ServerState { store: Some(store.clone()), ..state };
+        let state_console = state.console.clone();
         let app = server::router(state.clone()).merge(server::loads::routes(loads, state));
 
         tracing::info!(
@@ -138,9 +139,14 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
             listener.local_addr()?,
             config.queue.as_ref().map_or_else(|| "in-process".to_string(), SecretUrl::to_string)
         );
-        let served = server::run(listener, app, serve_limits, crate::shutdown::requested(stop))
-            .await
-            .context("serving the admin API");
+        // The console's event streams end first, so the graceful shutdown has no
+        // never-ending response to wait for.
+        let console = state_console;
+        let shutdown = async move {
+            crate::shutdown::requested(stop).await;
+            console.close();
+        };
+        let served = server::run(listener, app, serve_limits, shutdown).await.context("serving the admin API");
         // Stop taking jobs, let those in flight finish and commit, then close the store.
         tracing::info!("{}", worker_counters.stopping_notice());
         let _ = stop_workers.send(true);

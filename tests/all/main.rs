@@ -9,6 +9,7 @@ mod calendar_facts;
 mod calendar_swap;
 mod cli;
 mod config_file;
+mod console;
 mod exit_codes;
 mod guides;
 mod ledger;

@@ -5,7 +5,9 @@
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::{InvalidInput, quoted_prefix};
-use crate::calendar::{Calendar, CalendarError, ClosedReason, DayKind, Session, SpecialDay, Status};
+use crate::calendar::{
+    Calendar, CalendarError, ClosedReason, DayExplanation, DayKind, RegularHours, Session, SpecialDay, Status,
+};
 
 /// One row of `calendar sessions` (the CSV contract's columns, in order).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -73,24 +75,87 @@ pub struct HolidayRow {
 }
 
 pub fn holiday_row(special: &SpecialDay) -> HolidayRow {
-    let kind = match special.kind {
-        DayKind::Closed => "closed".to_string(),
-        DayKind::EarlyClose(time) => format!("early close {}", time.format("%H:%M")),
-        DayKind::LateOpen(time) => format!("late open {}", time.format("%H:%M")),
-    };
-    let certainty = serde_json::to_value(special.certainty)
-        .ok()
-        .and_then(|value| value.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{:?}", special.certainty).to_ascii_lowercase());
     HolidayRow {
         date: special.date.to_string(),
         name: special.name.clone(),
-        kind,
-        certainty,
+        kind: day_kind_text(special.kind),
+        certainty: certainty_text(special),
         rule: special.rule.clone(),
         source: special.source.clone(),
         observed_from: special.observed_from.map(|date| date.to_string()),
     }
+}
+
+/// What `calendar explain --format json` prints and `GET /calendars/{mic}/explain`
+/// answers: why `date` is or is not a session, with the rule, source and certainty of a
+/// special day, and the session in UTC.
+pub fn explanation_json(calendar: &Calendar, date: NaiveDate, explanation: &DayExplanation) -> serde_json::Value {
+    let mut value = match explanation {
+        DayExplanation::BeforeFirstSession { first_session, .. } => serde_json::json!({
+            "day": "before-first-session", "first_session": first_session.to_string(),
+        }),
+        DayExplanation::Weekend { weekday, .. } => {
+            serde_json::json!({ "day": "weekend", "weekday": weekday.to_string() })
+        }
+        DayExplanation::Regular { hours, .. } => serde_json::json!({
+            "day": "regular", "hours": hours_text(hours),
+        }),
+        DayExplanation::Special { special, hours, .. } => serde_json::json!({
+            "day": "special",
+            "name": special.name,
+            "kind": day_kind_text(special.kind),
+            "rule": special.rule,
+            "observed_from": special.observed_from.map(|date| date.to_string()),
+            "certainty": certainty_text(special),
+            "source": special.source,
+            "regular_hours": hours_text(hours),
+        }),
+    };
+    value["mic"] = calendar.mic().into();
+    value["date"] = date.to_string().into();
+    value["timezone"] = calendar.spec().timezone.name().into();
+    value["session"] = explanation.session().map(session_json).unwrap_or(serde_json::Value::Null);
+    value
+}
+
+/// Exchange-local `HH:MM`.
+pub fn local_time_text(time: NaiveTime) -> String {
+    time.format("%H:%M").to_string()
+}
+
+/// `09:30-16:00`, with ` (break 11:30-12:30)` when there is one.
+pub fn hours_text(hours: &RegularHours) -> String {
+    let session = format!("{}-{}", local_time_text(hours.open), local_time_text(hours.close));
+    match hours.lunch_break {
+        Some((start, end)) => format!("{session} (break {}-{})", local_time_text(start), local_time_text(end)),
+        None => session,
+    }
+}
+
+fn session_json(session: &Session) -> serde_json::Value {
+    serde_json::json!({
+        "open": utc_text(session.open),
+        "close": utc_text(session.close),
+        "break_start": session.lunch_break.map(|(start, _)| utc_text(start)),
+        "break_end": session.lunch_break.map(|(_, end)| utc_text(end)),
+    })
+}
+
+/// `closed`, `early close HH:MM` or `late open HH:MM` (exchange-local).
+pub fn day_kind_text(kind: DayKind) -> String {
+    match kind {
+        DayKind::Closed => "closed".to_string(),
+        DayKind::EarlyClose(time) => format!("early close {}", local_time_text(time)),
+        DayKind::LateOpen(time) => format!("late open {}", local_time_text(time)),
+    }
+}
+
+/// `official` or `projected`.
+pub fn certainty_text(special: &SpecialDay) -> String {
+    serde_json::to_value(special.certainty)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{:?}", special.certainty).to_ascii_lowercase())
 }
 
 /// The contract's instant format: UTC, seconds, `Z`.

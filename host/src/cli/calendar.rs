@@ -8,12 +8,15 @@
 use std::sync::Arc;
 
 use anyhow::bail;
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Subcommand, ValueEnum};
 
 use super::GlobalOptions;
-use crate::api::calendar::{HolidayRow, holiday_row, parse_date, parse_instant, session_row, status_row, utc_text};
-use crate::calendar::{Calendar, DayExplanation, DayKind, RegularHours, Session, SpecialDay};
+use crate::api::calendar::{
+    HolidayRow, certainty_text, day_kind_text, explanation_json, holiday_row, hours_text, parse_date, parse_instant,
+    session_row, status_row, utc_text,
+};
+use crate::calendar::{Calendar, DayExplanation, DayKind, Session};
 use crate::exchanges::Exchanges;
 
 #[derive(Debug, Subcommand)]
@@ -253,34 +256,7 @@ fn explain(calendar: &Calendar, date: NaiveDate, json: bool) -> anyhow::Result<(
     let explanation = calendar.explain(date)?;
     let timezone = calendar.spec().timezone;
     if json {
-        let session = explanation.session().map(session_json);
-        let value = match &explanation {
-            DayExplanation::BeforeFirstSession { first_session, .. } => serde_json::json!({
-                "day": "before-first-session", "first_session": first_session.to_string(),
-            }),
-            DayExplanation::Weekend { weekday, .. } => {
-                serde_json::json!({ "day": "weekend", "weekday": weekday.to_string() })
-            }
-            DayExplanation::Regular { hours, .. } => serde_json::json!({
-                "day": "regular", "hours": hours_text(hours),
-            }),
-            DayExplanation::Special { special, hours, .. } => serde_json::json!({
-                "day": "special",
-                "name": special.name,
-                "kind": day_kind_text(special.kind),
-                "rule": special.rule,
-                "observed_from": special.observed_from.map(|date| date.to_string()),
-                "certainty": certainty_text(special),
-                "source": special.source,
-                "regular_hours": hours_text(hours),
-            }),
-        };
-        let mut value = value;
-        value["mic"] = calendar.mic().into();
-        value["date"] = date.to_string().into();
-        value["timezone"] = timezone.name().into();
-        value["session"] = session.unwrap_or(serde_json::Value::Null);
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        println!("{}", serde_json::to_string_pretty(&explanation_json(calendar, date, &explanation))?);
         return Ok(());
     }
 
@@ -332,48 +308,12 @@ fn windows(calendars: &[Arc<Calendar>], from: DateTime<Utc>, to: DateTime<Utc>, 
 
 // ---- text ---------------------------------------------------------------------------------
 
-fn local_time_text(time: NaiveTime) -> String {
-    time.format("%H:%M").to_string()
-}
-
-fn hours_text(hours: &RegularHours) -> String {
-    let session = format!("{}-{}", local_time_text(hours.open), local_time_text(hours.close));
-    match hours.lunch_break {
-        Some((start, end)) => format!("{session} (break {}-{})", local_time_text(start), local_time_text(end)),
-        None => session,
-    }
-}
-
 fn session_text(session: &Session) -> String {
     let span = format!("{} - {}", utc_text(session.open), utc_text(session.close));
     match session.lunch_break {
         Some((start, end)) => format!("{span}, break {} - {}", utc_text(start), utc_text(end)),
         None => span,
     }
-}
-
-fn session_json(session: &Session) -> serde_json::Value {
-    serde_json::json!({
-        "open": utc_text(session.open),
-        "close": utc_text(session.close),
-        "break_start": session.lunch_break.map(|(start, _)| utc_text(start)),
-        "break_end": session.lunch_break.map(|(_, end)| utc_text(end)),
-    })
-}
-
-fn day_kind_text(kind: DayKind) -> String {
-    match kind {
-        DayKind::Closed => "closed".to_string(),
-        DayKind::EarlyClose(time) => format!("early close {}", local_time_text(time)),
-        DayKind::LateOpen(time) => format!("late open {}", local_time_text(time)),
-    }
-}
-
-fn certainty_text(special: &SpecialDay) -> String {
-    serde_json::to_value(special.certainty)
-        .ok()
-        .and_then(|value| value.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{:?}", special.certainty))
 }
 
 // ---- output -------------------------------------------------------------------------------

@@ -159,6 +159,15 @@ impl Registry {
         Some(key)
     }
 
+    /// Whether a built-in plugin of this kind and name ships in the binary (and so can
+    /// serve the slot when its file goes).
+    pub fn has_builtin(&self, kind: PluginKind, name: &str) -> bool {
+        let slots = self.slots.read().unwrap_or_else(|poison| poison.into_inner());
+        slots
+            .get(&(kind, name.to_string()))
+            .is_some_and(|slot| slot.builtin.lock().unwrap_or_else(|poison| poison.into_inner()).is_some())
+    }
+
     /// The current generation of a plugin.
     pub fn get(&self, kind: PluginKind, name: &str) -> Option<Arc<Generation>> {
         let slots = self.slots.read().unwrap_or_else(|poison| poison.into_inner());

@@ -31,6 +31,10 @@ pub enum ApiError {
     /// refused whoever asks.
     #[error("{0}")]
     Forbidden(String),
+    /// The request conflicts with what is live (rolling back a plugin that has no
+    /// built-in, or that already is one).
+    #[error("{0}")]
+    Conflict(String),
     /// The server is at a limit (concurrent planning); the caller should retry later.
     #[error("{0}")]
     Busy(String),
@@ -62,6 +66,7 @@ impl ApiError {
             },
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Http(status, _) => *status,
             ApiError::Watch(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

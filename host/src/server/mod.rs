@@ -16,6 +16,8 @@
 //! `cli`.
 
 mod assemble;
+pub mod console;
+mod datasets;
 mod error;
 pub mod loads;
 mod routes;
@@ -52,11 +54,21 @@ pub struct ServerState {
     pub started_at: Instant,
     /// The store whose load ledger `/metrics` reports; None when serving no loads.
     pub store: Option<crate::store::Store>,
+    /// The console's event source (`/events`); `close` it when shutting down.
+    pub console: Arc<console::Hub>,
 }
 
 impl ServerState {
     pub fn new(registry: Arc<Registry>, metrics: Arc<Metrics>) -> ServerState {
-        ServerState { registry, metrics, folder: None, token: None, started_at: Instant::now(), store: None }
+        ServerState {
+            registry,
+            metrics,
+            folder: None,
+            token: None,
+            started_at: Instant::now(),
+            store: None,
+            console: Arc::new(console::Hub::default()),
+        }
     }
 }
 
@@ -96,6 +108,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Header read timeout by default: generous for a person typing, short for a slowloris.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a shutdown waits for requests in flight before it closes their connections.
+pub const GRACEFUL_SHUTDOWN_LIMIT: Duration = Duration::from_secs(10);
+
 impl ServeLimits {
     /// The defaults for a server with or without a token.
     pub fn for_token(token: Option<&str>) -> ServeLimits {
@@ -108,7 +123,7 @@ impl ServeLimits {
 }
 
 /// Serves `app` on `listener` under `limits` until `shutdown` completes, then lets
-/// in-flight requests finish.
+/// in-flight requests finish (for at most `GRACEFUL_SHUTDOWN_LIMIT`).
 ///
 /// Connections are served by hyper's HTTP/1 builder rather than `axum::serve`, which
 /// sets no timer and so has no header read timeout.
@@ -151,7 +166,13 @@ pub async fn run(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // A request that never ends (a stream nobody closed) must not hold the shutdown.
+    if tokio::time::timeout(GRACEFUL_SHUTDOWN_LIMIT, graceful.shutdown()).await.is_err() {
+        tracing::warn!(
+            "requests still in flight after {} s; closing their connections",
+            GRACEFUL_SHUTDOWN_LIMIT.as_secs()
+        );
+    }
     Ok(())
 }
 

@@ -31,19 +31,23 @@ const MAX_SESSION_RANGE_DAYS: i64 = 3660;
 pub fn router(state: ServerState) -> Router {
     let mutating = Router::new()
         .route("/plugins/reload", post(reload_plugins))
+        .route("/plugins/{kind}/{name}/rollback", post(roll_back_plugin))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/health", get(health))
         .route("/plugins", get(plugins))
+        .route("/plugins/swaps", get(plugin_swaps))
         .route("/calendars", get(calendars))
         .route("/calendars/{mic}/status", get(calendar_status))
         .route("/calendars/{mic}/sessions", get(calendar_sessions))
         .route("/calendars/{mic}/holidays", get(calendar_holidays))
+        .route("/calendars/{mic}/explain", get(calendar_explain))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .merge(super::console::routes())
         .merge(mutating)
         .fallback(|| async {
-            ApiError::NotFound("no such route; see GET /health, /plugins, /calendars, /metrics".into())
+            ApiError::NotFound("no such route; see GET / (the console), /health, /openapi.json".into())
         })
         .with_state(state)
 }
@@ -110,6 +114,43 @@ async fn reload_plugins(State(state): State<ServerState>) -> Result<Json<serde_j
         .ok_or_else(|| ApiError::NotFound("the server watches no plugin folder (--plugins)".into()))?;
     let outcomes = blocking(move || Ok(folder.reload()?)).await?;
     Ok(Json(json!({ "outcomes": outcomes })))
+}
+
+/// The folder's swaps, newest first (at most `watch::MAX_SWAPS_KEPT`; none without a
+/// folder).
+async fn plugin_swaps(State(state): State<ServerState>) -> Json<serde_json::Value> {
+    let mut swaps = state.folder.as_ref().map(|folder| folder.swaps()).unwrap_or_default();
+    swaps.reverse();
+    Json(json!({ "swaps": swaps }))
+}
+
+/// Puts a plugin's built-in back in place of the folder file serving it (the file is set
+/// aside as `<name>.wasm.rolled-back`, so a restart keeps the roll-back).
+async fn roll_back_plugin(
+    State(state): State<ServerState>,
+    Path((kind, name)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let folder = state
+        .folder
+        .clone()
+        .ok_or_else(|| ApiError::NotFound("the server watches no plugin folder (--plugins)".into()))?;
+    let kind = PluginKind::from_name(&kind).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no plugin kind {}; kinds: calendar, batch-policy, refresh-profile",
+            crate::api::quoted_prefix(&kind, 40)
+        ))
+    })?;
+    // Calendar slots are named by MIC, in capitals; the others as their plugin says.
+    let name = if kind == PluginKind::Calendar { name.trim().to_ascii_uppercase() } else { name };
+    let outcome = blocking(move || {
+        folder.roll_back(kind, &name).map_err(|error| match error {
+            crate::watch::RollbackError::NotLive(_) => ApiError::NotFound(error.to_string()),
+            crate::watch::RollbackError::Rename { .. } => ApiError::Internal(error.to_string()),
+            _ => ApiError::Conflict(error.to_string()),
+        })
+    })
+    .await?;
+    Ok(Json(json!({ "outcome": outcome })))
 }
 
 #[derive(Serialize)]
@@ -255,6 +296,30 @@ async fn calendar_holidays(
         version: generation.identity.version.clone(),
         generation: generation.number(),
     }))
+}
+
+#[derive(serde::Deserialize)]
+struct ExplainQuery {
+    date: Option<String>,
+}
+
+/// Why a date is or is not a session (what `calendar explain --format json` prints).
+async fn calendar_explain(
+    State(state): State<ServerState>,
+    Path(mic): Path<String>,
+    Query(query): Query<ExplainQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let text = query.date.ok_or_else(|| ApiError::BadRequest("`date` is required (YYYY-MM-DD)".into()))?;
+    let date = parse_date(&text, "date").map_err(|error| ApiError::BadRequest(format!("{error:#}")))?;
+    let (generation, calendar) = live_calendar(&state, &mic)?;
+    let mut answer = blocking(move || {
+        let explanation = calendar.explain(date)?;
+        Ok(crate::api::calendar::explanation_json(&calendar, date, &explanation))
+    })
+    .await?;
+    answer["version"] = generation.identity.version.clone().into();
+    answer["generation"] = generation.number().into();
+    Ok(Json(answer))
 }
 
 async fn metrics(State(state): State<ServerState>) -> impl IntoResponse {

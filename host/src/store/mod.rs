@@ -391,6 +391,47 @@ impl Store {
         Ok(all_gaps)
     }
 
+    /// Up to `limit` symbols with bars of `exchange` and `timeframe`, in order, after
+    /// `after` (exclusive; "" for the first page). A loose index scan: one primary-key
+    /// probe per symbol, so its cost grows with the symbols listed, not with the bars.
+    pub async fn symbols(
+        &self,
+        exchange: &str,
+        timeframe: Timeframe,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        const SYMBOLS: &str = "WITH RECURSIVE found(symbol, n) AS ( \
+                SELECT MIN(symbol), CAST(1 AS BIGINT) FROM bars \
+                    WHERE symbol > $1 AND exchange = $2 AND timeframe = $3 \
+                UNION ALL \
+                SELECT (SELECT MIN(b.symbol) FROM bars b \
+                        WHERE b.symbol > found.symbol AND b.exchange = $2 AND b.timeframe = $3), \
+                       found.n + 1 \
+                    FROM found WHERE found.symbol IS NOT NULL AND found.n < $4 \
+            ) SELECT symbol FROM found WHERE symbol IS NOT NULL ORDER BY symbol";
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let database = |source| StoreError::Database { operation: "listing stored symbols", source };
+        match &self.backend {
+            Backend::Sqlite(store) => sqlx::query_scalar(SYMBOLS)
+                .bind(after)
+                .bind(exchange)
+                .bind(timeframe.as_str())
+                .bind(limit)
+                .fetch_all(&mut *store.connection().await?)
+                .await
+                .map_err(database),
+            Backend::Postgres(store) => sqlx::query_scalar(SYMBOLS)
+                .bind(after)
+                .bind(exchange)
+                .bind(timeframe.as_str())
+                .bind(limit)
+                .fetch_all(&mut *store.connection().await?)
+                .await
+                .map_err(database),
+        }
+    }
+
     /// Records a load and its planned jobs (all queued) in the ledger, in one transaction,
     /// before the jobs are enqueued. Recording the same load again changes nothing.
     pub async fn record_load(&self, load: &NewLoad) -> Result<(), StoreError> {

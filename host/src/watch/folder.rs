@@ -3,21 +3,82 @@
 //! changes before it goes live. Used by the debounced watcher, by `POST /plugins/reload`,
 //! and by every command given `--plugins`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::is_plugin_file_name;
 use super::pins::{check_pin, read_pins};
 use crate::diff;
 use crate::metrics::Metrics;
-use crate::plugin::{Generation, PluginLoadError, Registry, load};
+use crate::plugin::{Generation, PluginKind, PluginLoadError, PluginSource, Registry, load};
 
 /// A calendar's changes are computed and logged over this many months from today.
 const CALENDAR_DIFF_MONTHS: u32 = 24;
+
+/// Swaps kept for `GET /plugins/swaps`, newest last; older ones are dropped.
+pub const MAX_SWAPS_KEPT: usize = 100;
+
+/// Special-day changes kept with one swap; the count is always whole.
+pub const MAX_CHANGES_KEPT: usize = 200;
+
+/// A generation as a swap names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GenerationRef {
+    pub generation: u64,
+    pub version: String,
+    pub sha256: String,
+    /// The file, or `built-in (name.wasm)`.
+    pub source: String,
+}
+
+impl GenerationRef {
+    fn of(generation: &Generation) -> GenerationRef {
+        GenerationRef {
+            generation: generation.number(),
+            version: generation.identity.version.clone(),
+            sha256: generation.sha256.clone(),
+            source: generation.source.to_string(),
+        }
+    }
+}
+
+/// One change of what serves a slot, made by the folder: what went out, what came in,
+/// and, for a calendar, which special days of the next 24 months differ.
+#[derive(Debug, Clone, Serialize)]
+pub struct SwapRecord {
+    pub at: DateTime<Utc>,
+    /// `kind/name`.
+    pub plugin: String,
+    pub file: String,
+    /// `loaded` (a file's new generation went live), `removed` (its file went away) or
+    /// `rolled-back` (an operator put the built-in back).
+    pub action: &'static str,
+    pub from: Option<GenerationRef>,
+    pub to: Option<GenerationRef>,
+    /// How many special days differ (calendars), None when there was nothing to compare.
+    pub changed_dates: Option<usize>,
+    /// The first `MAX_CHANGES_KEPT` of them, by date.
+    pub changes: Vec<crate::diff::SpecialDayChange>,
+}
+
+/// Why a roll-back to the built-in was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    #[error("no plugin {0} is live")]
+    NotLive(String),
+    #[error("{0} already serves its built-in")]
+    AlreadyBuiltin(String),
+    #[error("{plugin} has no built-in to roll back to; remove {file} from the folder to retire it")]
+    NoBuiltin { plugin: String, file: String },
+    #[error("{plugin} is served by {source_name}, which is not a file of this folder")]
+    NotFromFolder { plugin: String, source_name: String },
+    #[error("cannot set {file} aside: {source}")]
+    Rename { file: String, source: std::io::Error },
+}
 
 /// Why the watcher could not start.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +121,8 @@ pub struct PluginFolder {
     /// and pin manifest: a refusal is logged and counted once, not at every event the
     /// file's readers cause.
     refused: Mutex<HashMap<PathBuf, RefusedAs>>,
+    /// The last `MAX_SWAPS_KEPT` swaps, oldest first.
+    swaps: Mutex<VecDeque<SwapRecord>>,
 }
 
 /// What a refused file was when it was refused.
@@ -91,7 +154,14 @@ impl PluginFolder {
     /// (the registry matches a removed file by its path).
     pub fn new(dir: &Path, registry: Arc<Registry>, metrics: Arc<Metrics>) -> Result<PluginFolder, WatchError> {
         let dir = dir.canonicalize().map_err(|source| WatchError::Io { path: dir.to_path_buf(), source })?;
-        Ok(PluginFolder { dir, registry, metrics, serial: Mutex::new(()), refused: Mutex::new(HashMap::new()) })
+        Ok(PluginFolder {
+            dir,
+            registry,
+            metrics,
+            serial: Mutex::new(()),
+            refused: Mutex::new(HashMap::new()),
+            swaps: Mutex::new(VecDeque::new()),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -137,6 +207,53 @@ impl PluginFolder {
         self.rescan()
     }
 
+    /// The swaps this folder made, oldest first (at most `MAX_SWAPS_KEPT`).
+    pub fn swaps(&self) -> Vec<SwapRecord> {
+        self.swaps.lock().unwrap_or_else(|poison| poison.into_inner()).iter().cloned().collect()
+    }
+
+    fn record_swap(&self, swap: SwapRecord) {
+        let mut swaps = self.swaps.lock().unwrap_or_else(|poison| poison.into_inner());
+        if swaps.len() == MAX_SWAPS_KEPT {
+            swaps.pop_front();
+        }
+        swaps.push_back(swap);
+    }
+
+    /// Puts a plugin's built-in back in place of the folder file serving it. The file is
+    /// renamed to `<name>.wasm.rolled-back` (`.rolled-back-2`, ... when taken), which is not a
+    /// plugin file name, so the roll-back outlives a restart and the bytes stay for a look;
+    /// renaming it back rolls forward again.
+    pub fn roll_back(&self, kind: PluginKind, name: &str) -> Result<FileOutcome, RollbackError> {
+        let _serial = self.serial.lock().unwrap_or_else(|poison| poison.into_inner());
+        let plugin = format!("{kind}/{name}");
+        let live = self.registry.get(kind, name).ok_or_else(|| RollbackError::NotLive(plugin.clone()))?;
+        let path = match &live.source {
+            PluginSource::Builtin(_) => return Err(RollbackError::AlreadyBuiltin(plugin)),
+            PluginSource::File(path) if path.parent() == Some(self.dir.as_path()) => path.clone(),
+            PluginSource::File(path) => {
+                return Err(RollbackError::NotFromFolder { plugin, source_name: path.display().to_string() });
+            }
+        };
+        let file = path.display().to_string();
+        if !self.registry.has_builtin(kind, name) {
+            return Err(RollbackError::NoBuiltin { plugin, file });
+        }
+        let aside = (1..=100)
+            .map(|n| {
+                let suffix = if n == 1 { ".rolled-back".to_string() } else { format!(".rolled-back-{n}") };
+                PathBuf::from(format!("{file}{suffix}"))
+            })
+            .find(|candidate| !candidate.exists())
+            .ok_or_else(|| RollbackError::Rename {
+                file: file.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::AlreadyExists, "100 rolled-back copies exist already"),
+            })?;
+        std::fs::rename(&path, &aside).map_err(|source| RollbackError::Rename { file: file.clone(), source })?;
+        tracing::info!(%plugin, %file, aside = %aside.display(), "rolling back to the built-in");
+        Ok(self.remove_as(&path, "rolled-back"))
+    }
+
     /// Loads one file (see the module comment for pins and the calendar difference).
     pub fn load(&self, path: &Path) -> FileOutcome {
         let _serial = self.serial.lock().unwrap_or_else(|poison| poison.into_inner());
@@ -174,16 +291,31 @@ impl PluginFolder {
         }
         let pins = read_pins(&self.dir);
         let mut calendar_changes = None;
+        let mut replaced = None;
         let outcome = self.registry.load_file_with(path, |candidate, current| {
             check_pin(&pins, path, &candidate.sha256)?;
             calendar_changes = log_calendar_changes(candidate, current);
+            replaced = current.map(GenerationRef::of);
             Ok(())
         });
         match outcome {
             Ok(generation) => {
                 let plugin = format!("{}/{}", generation.kind(), generation.name());
                 self.metrics.record_swap(&plugin, generation.number());
-                FileOutcome::Loaded { file, plugin, generation: generation.number(), calendar_changes }
+                let changed_dates = calendar_changes.as_ref().map(Vec::len);
+                let mut changes = calendar_changes.unwrap_or_default();
+                changes.truncate(MAX_CHANGES_KEPT);
+                self.record_swap(SwapRecord {
+                    at: Utc::now(),
+                    plugin: plugin.clone(),
+                    file: file.clone(),
+                    action: "loaded",
+                    from: replaced,
+                    to: Some(GenerationRef::of(&generation)),
+                    changed_dates,
+                    changes,
+                });
+                FileOutcome::Loaded { file, plugin, generation: generation.number(), calendar_changes: changed_dates }
             }
             Err(error) => {
                 let claimed = match &error {
@@ -226,24 +358,63 @@ impl PluginFolder {
     }
 
     fn remove_locked(&self, path: &Path) -> FileOutcome {
+        self.remove_as(path, "removed")
+    }
+
+    /// Removes `path`'s plugin, recording the swap as `action`.
+    fn remove_as(&self, path: &Path, action: &'static str) -> FileOutcome {
         let file = path.display().to_string();
         self.refused.lock().unwrap_or_else(|poison| poison.into_inner()).remove(path);
+        let before = self
+            .registry
+            .list()
+            .into_iter()
+            .find(|entry| entry.source == file)
+            .and_then(|entry| self.registry.get(entry.kind, &entry.name));
         let removed = self.registry.remove_file(path);
         if let Some((kind, name)) = &removed {
             let plugin = format!("{kind}/{name}");
-            match self.registry.get(*kind, name) {
+            let after = self.registry.get(*kind, name);
+            match &after {
                 Some(builtin) => self.metrics.record_swap(&plugin, builtin.number()),
                 None => self.metrics.set_generation(&plugin, 0),
             }
-            tracing::info!(file = %file, plugin = %plugin, "plugin file removed");
+            let (changed_dates, mut changes) = match (&before, &after) {
+                (Some(before), Some(after)) => match calendar_changes(after, before) {
+                    Some(changes) => (Some(changes.len()), changes),
+                    None => (None, Vec::new()),
+                },
+                _ => (None, Vec::new()),
+            };
+            changes.truncate(MAX_CHANGES_KEPT);
+            self.record_swap(SwapRecord {
+                at: Utc::now(),
+                plugin: plugin.clone(),
+                file: file.clone(),
+                action,
+                from: before.as_deref().map(GenerationRef::of),
+                to: after.as_deref().map(GenerationRef::of),
+                changed_dates,
+                changes,
+            });
+            tracing::info!(file = %file, plugin = %plugin, action, "plugin file removed");
         }
         FileOutcome::Removed { file, plugin: removed.map(|(kind, name)| format!("{kind}/{name}")) }
     }
 }
 
+/// The special days that differ between two calendar generations over the next 24
+/// months; None when either is not a calendar or they cannot be compared.
+fn calendar_changes(candidate: &Generation, current: &Generation) -> Option<Vec<diff::SpecialDayChange>> {
+    let (new, old) = (candidate.calendar()?, current.calendar()?);
+    let from = Utc::now().date_naive();
+    let to = diff::months_after(from, CALENDAR_DIFF_MONTHS);
+    diff::special_day_changes(old, new, from, to).ok()
+}
+
 /// Logs what a new calendar generation changes over the next 24 months, before it goes
-/// live; the number of changed dates, or None when there is nothing to compare.
-fn log_calendar_changes(candidate: &Generation, current: Option<&Generation>) -> Option<usize> {
+/// live; the changed dates, or None when there is nothing to compare.
+fn log_calendar_changes(candidate: &Generation, current: Option<&Generation>) -> Option<Vec<diff::SpecialDayChange>> {
     let (new, old) = (candidate.calendar()?, current?.calendar()?);
     let from = Utc::now().date_naive();
     let to = diff::months_after(from, CALENDAR_DIFF_MONTHS);
@@ -258,7 +429,7 @@ fn log_calendar_changes(candidate: &Generation, current: Option<&Generation>) ->
                 "calendar changes over the next {CALENDAR_DIFF_MONTHS} months: {}",
                 if lines.is_empty() { "none".to_string() } else { lines.join("; ") }
             );
-            Some(changes.len())
+            Some(changes)
         }
         Err(error) => {
             // Not a refusal: the gate already decided the candidate is sound for the

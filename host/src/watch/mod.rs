@@ -40,7 +40,9 @@ use crate::metrics::Metrics;
 use crate::plugin::{Registry, Runtime, RuntimeOptions};
 
 pub use debounce::{DEFAULT_DEBOUNCE, FolderWatcher};
-pub use folder::{FileOutcome, PluginFolder, WatchError};
+pub use folder::{
+    FileOutcome, GenerationRef, MAX_CHANGES_KEPT, MAX_SWAPS_KEPT, PluginFolder, RollbackError, SwapRecord, WatchError,
+};
 pub use pins::{PINS_FILE_NAME, parse_pins};
 
 /// Suffixes of temp files written by editors, downloaders and copy tools.
