@@ -79,3 +79,35 @@ fn a_plan_that_covers_a_gap_twice_is_refused() {
     }
     assert_eq!(error.plugin.to_string(), "batch-policy/zz-bad");
 }
+
+/// `symbols` symbols with one gap each of `sessions` sessions, in `timeframe`.
+fn one_gap_each(symbols: usize, sessions: u32, timeframe: Timeframe) -> PlanRequest {
+    let (start, end) = (NaiveDate::from_ymd_opt(2023, 1, 3).unwrap(), NaiveDate::from_ymd_opt(2023, 12, 29).unwrap());
+    let gaps = (0..symbols)
+        .map(|symbol| Gap { symbol: format!("SYM{symbol:04}"), exchange: "XNYS".into(), start, end, sessions })
+        .collect();
+    PlanRequest { gaps, tier: Tier::Normal, timeframe, limits: PlanLimits::default(), stats: None }
+}
+
+#[test]
+fn every_built_in_policy_plans_a_year_of_minute_bars_within_the_hosts_limits() {
+    let registry = registry();
+    // 100 symbols x 252 sessions x 510 bars x 96 bytes is about 1.2 GiB: several jobs under
+    // the 256 MiB budget, each accepted by the host's own check.
+    let request = one_gap_each(100, 252, Timeframe::Minute);
+    let healthy = LoadStats { rows_per_second: 250_000.0, error_rate: 0.0, mean_job_millis: 900.0, jobs_observed: 20 };
+    let with_stats = PlanRequest { stats: Some(healthy), ..request.clone() };
+    for name in ["fixed", "adaptive"] {
+        let policy = registry.get(PluginKind::BatchPolicy, name).unwrap();
+        for request in [&request, &with_stats] {
+            let jobs = plan(policy.callable(), request).unwrap_or_else(|error| panic!("{name}: {error}"));
+            tickstock::plan::check_plan(request, &jobs).unwrap_or_else(|error| panic!("{name}: {error}"));
+            assert!(jobs.len() > 1, "{name} cut the year into several jobs");
+        }
+        // A symbol whose gaps alone are over the budget cannot be planned: a clear refusal,
+        // not a plan the host would refuse.
+        let too_long = one_gap_each(1, 30 * 252, Timeframe::Minute);
+        let error = plan(policy.callable(), &too_long).unwrap_err().to_string();
+        assert!(error.contains("SYM0000 alone needs"), "{name}: {error}");
+    }
+}

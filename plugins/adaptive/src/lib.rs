@@ -1,7 +1,7 @@
 //! The `adaptive` batch policy: sizes jobs so that each takes about `TARGET_JOB_MILLIS`
 //! at the throughput recent loads achieved, halves them while the error rate is high (a
 //! failing job then costs less to retry), and respects the host's symbol and memory
-//! limits. Without statistics it starts from a conservative 50 symbols per job. Gaps of
+//! limits (each job's bars within the budget, whatever the timeframe). Without statistics it starts from a conservative 50 symbols per job. Gaps of
 //! one symbol always stay in one job, so two jobs never fetch the same symbol.
 
 wit_bindgen::generate!({ path: "../../wit", world: "batch-policy-plugin" });
@@ -16,10 +16,6 @@ const TARGET_JOB_MILLIS: f64 = 2_000.0;
 const COLD_START_SYMBOLS: u32 = 50;
 /// Above this error rate, jobs are halved.
 const HIGH_ERROR_RATE: f64 = 0.2;
-/// Bars per session, for sizing: one daily bar, or a long regular session of minutes.
-const MINUTE_BARS_PER_SESSION: u64 = 510;
-/// Bytes a bar takes in memory while a job holds it (the host budgets with the same).
-const BAR_BYTES_IN_MEMORY: u64 = 96;
 
 struct Adaptive;
 
@@ -41,22 +37,14 @@ impl PolicyGuest for Adaptive {
         }
         let bars_per_session = match request.timeframe {
             Timeframe::Daily => 1,
-            Timeframe::Minute => MINUTE_BARS_PER_SESSION,
+            Timeframe::Minute => policy_packing::MINUTE_BARS_PER_SESSION,
         };
-        // Group gap indexes by symbol, in first-seen order.
-        let mut symbols: Vec<(&str, Vec<u32>, u64)> = Vec::new();
-        for (index, gap) in request.gaps.iter().enumerate() {
-            let bars = u64::from(gap.sessions) * bars_per_session;
-            match symbols.iter_mut().find(|(symbol, _, _)| *symbol == gap.symbol.as_str()) {
-                Some((_, indexes, total)) => {
-                    indexes.push(index as u32);
-                    *total += bars;
-                }
-                None => symbols.push((gap.symbol.as_str(), vec![index as u32], bars)),
-            }
-        }
-        let mean_bars_per_symbol =
-            (symbols.iter().map(|(_, _, bars)| *bars).sum::<u64>() / symbols.len() as u64).max(1);
+        let symbols = policy_packing::group_by_symbol(
+            request.gaps.iter().map(|gap| (gap.symbol.as_str(), gap.sessions)),
+            bars_per_session,
+        );
+        let total_bars = symbols.iter().fold(0u64, |total, work| total.saturating_add(work.bars));
+        let mean_bars_per_symbol = (total_bars / symbols.len() as u64).max(1);
 
         let mut per_job = match request.stats {
             Some(stats) if stats.jobs_observed > 0 && stats.rows_per_second > 0.0 => {
@@ -66,33 +54,26 @@ impl PolicyGuest for Adaptive {
             }
             _ => COLD_START_SYMBOLS,
         };
-        let memory_cap = request.limits.memory_budget_bytes / (mean_bars_per_symbol * BAR_BYTES_IN_MEMORY).max(1);
-        per_job =
-            per_job.min(request.limits.max_symbols_per_job).min(memory_cap.min(u64::from(u32::MAX)) as u32).max(1);
+        per_job = per_job.clamp(1, request.limits.max_symbols_per_job.max(1));
 
         // If the size would need more jobs than allowed, grow jobs up to the symbol limit.
         let job_count = symbols.len().div_ceil(per_job as usize);
         if job_count > request.limits.max_jobs as usize {
             per_job = (symbols.len().div_ceil(request.limits.max_jobs.max(1) as usize) as u32)
-                .min(request.limits.max_symbols_per_job);
+                .min(request.limits.max_symbols_per_job)
+                .max(1);
         }
-        let jobs: Vec<Job> = symbols
-            .chunks(per_job.max(1) as usize)
-            .map(|chunk| Job {
-                tier: request.tier,
-                gaps: chunk.iter().flat_map(|(_, indexes, _)| indexes.iter().copied()).collect(),
-            })
-            .collect();
+        let budget = policy_packing::budget_bars(request.limits.memory_budget_bytes);
+        let jobs = policy_packing::pack(&symbols, per_job as usize, budget).map_err(PolicyError::Unsupported)?;
         if jobs.len() > request.limits.max_jobs as usize {
             return Err(PolicyError::Unsupported(format!(
-                "{} symbols need {} jobs of at most {} symbols, over the limit of {} jobs",
+                "{} symbols need {} jobs of at most {per_job} symbols within the memory budget, over the limit of {} jobs",
                 symbols.len(),
                 jobs.len(),
-                request.limits.max_symbols_per_job,
                 request.limits.max_jobs
             )));
         }
-        Ok(jobs)
+        Ok(jobs.into_iter().map(|gaps| Job { tier: request.tier, gaps }).collect())
     }
 }
 
