@@ -94,7 +94,7 @@ async fn exercise_the_ledger(store: &Store) {
         observed_at: Utc::now(),
     };
     let bars = synthetic_bars(&request);
-    let written = store.write_job(&bars, first_ref, &[]).await.unwrap();
+    let written = store.write_job(&bars, first_ref, &[], &[]).await.unwrap();
     assert_eq!(written.rows_written, 3);
     let load = store.load_record("load-a").await.unwrap().unwrap();
     assert_eq!(load.state, LoadState::Running);
@@ -103,7 +103,7 @@ async fn exercise_the_ledger(store: &Store) {
     assert_eq!(load.total.rows_written, 3);
 
     // A re-delivery of a done job writes no row and adds none.
-    store.write_job(&bars, first_ref, &[]).await.unwrap();
+    store.write_job(&bars, first_ref, &[], &[]).await.unwrap();
     assert_eq!(store.load_record("load-a").await.unwrap().unwrap().total.rows_written, 3);
 
     // The second dies: the load is failed, finished, and its dead job kept with the payload.
@@ -121,7 +121,7 @@ async fn exercise_the_ledger(store: &Store) {
     assert_eq!(JobPayload::decode(kept[0].payload.as_deref().unwrap()).unwrap(), second);
 
     // Retried later and done: the load is done, nothing is dead any more.
-    store.write_job(&[], second_ref, &[]).await.unwrap();
+    store.write_job(&[], second_ref, &[], &[]).await.unwrap();
     let load = store.load_record("load-a").await.unwrap().unwrap();
     assert_eq!(load.state, LoadState::Done);
     assert!(store.dead_jobs(10).await.unwrap().is_empty());
@@ -129,7 +129,7 @@ async fn exercise_the_ledger(store: &Store) {
     // A job of a load the ledger never recorded still commits, and creates no row.
     let stray = JobRef { load_id: "load-unknown", job_id: "job-x", worker };
     let split = [LedgerJob { job_id: "child".into(), ..ledger_job(&first, 1) }];
-    store.write_job(&[], stray, &split).await.unwrap();
+    store.write_job(&[], stray, &split, &[]).await.unwrap();
     assert!(store.load_record("load-unknown").await.unwrap().is_none());
 
     // A load whose jobs could not be enqueued is failed with the reason.

@@ -83,6 +83,38 @@ fn a_load_is_resumable_and_a_second_run_does_only_what_is_missing() {
     assert_eq!(count_sqlite_rows(&db), 20 * (250 + 252));
 }
 
+/// Rows of `complete_sessions` in a SQLite store.
+fn count_complete_sessions(db: &str) -> i64 {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::SqliteConnection::connect(&format!("sqlite:{db}")).await.unwrap();
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM complete_sessions").fetch_one(&mut connection).await.unwrap();
+        connection.close().await.unwrap();
+        count
+    })
+}
+
+#[test]
+fn minute_bars_load_with_the_default_policy_and_a_rerun_reads_sessions_not_bars() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    // 30 symbols x the 21 sessions of January 2024: 30 x 21 x 390 minutes, planned by the
+    // default policy within the memory budget.
+    let args = ["--db", &db, "--symbols", "30", "--timeframe", "1m", "--from", "2024-01-01", "--to", "2024-01-31"];
+    let first = scratch.load(&args);
+    assert_eq!(first["complete"], true, "{first}");
+    assert_eq!(first["rows_written"], 30 * 21 * 390);
+    assert_eq!(count_sqlite_rows(&db), 30 * 21 * 390);
+    // Every session the load wrote whole is recorded complete, so the rerun reads these
+    // 630 rows rather than the 245,700 bars.
+    assert_eq!(count_complete_sessions(&db), 30 * 21);
+    let again = scratch.load(&args);
+    assert_eq!(again["plan"]["jobs"], 0, "nothing to do: {again}");
+    assert_eq!(again["rows_written"], 0);
+}
+
 #[test]
 fn plan_is_a_dry_run_that_writes_nothing() {
     let scratch = Scratch::new();

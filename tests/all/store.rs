@@ -14,7 +14,9 @@ use std::time::Duration;
 use chrono::{DateTime, Duration as TimeDelta, NaiveDate, TimeZone, Utc};
 use tickstock::calendar::Session;
 use tickstock::gaps::minute_bar_starts;
-use tickstock::store::{Bar, BarSelection, GapRequest, KeepWindow, Store, StoreError, SymbolGap, Timeframe};
+use tickstock::store::{
+    Bar, BarSelection, CompleteSession, GapRequest, JobRef, KeepWindow, Store, StoreError, SymbolGap, Timeframe,
+};
 
 use crate::support;
 
@@ -486,6 +488,69 @@ async fn minute_gaps_are_whole_sessions_missing_any_final_minute() {
             .await
             .unwrap();
         assert_eq!(gaps, vec![gap("7203", date(1, 10), date(1, 11), 2)]);
+    })
+    .await;
+}
+
+fn complete(symbol: &str, session: &Session) -> CompleteSession {
+    CompleteSession {
+        symbol: symbol.to_string(),
+        exchange: "XTKS".to_string(),
+        timeframe: Timeframe::Minute,
+        session: *session,
+        minutes: minute_bar_starts(session).count() as u32,
+    }
+}
+
+async fn minute_gaps(store: &Store, symbol: &str, sessions: &[Session]) -> Vec<SymbolGap> {
+    let symbols = vec![symbol.to_string()];
+    store
+        .gaps(&GapRequest { exchange: "XTKS", timeframe: Timeframe::Minute, symbols: &symbols, sessions })
+        .await
+        .unwrap()
+}
+
+fn job_ref(job_id: &str) -> JobRef<'_> {
+    JobRef { load_id: "load-sessions", job_id, worker: "test" }
+}
+
+#[tokio::test]
+async fn recorded_complete_sessions_stand_for_their_bars_only_while_they_match() {
+    on_each_backend("complete_sessions", |store| async move {
+        let sessions: Vec<Session> = [date(1, 9), date(1, 10), date(1, 11)].map(tokyo_session).to_vec();
+        // Jan 9 and 10 written whole and recorded complete with them; Jan 11 is not loaded.
+        let mut bars = minute_bars("7203", "XTKS", &sessions[0], sessions[0].close);
+        bars.extend(minute_bars("7203", "XTKS", &sessions[1], sessions[1].close));
+        let records = [complete("7203", &sessions[0]), complete("7203", &sessions[1])];
+        store.write_job(&bars, job_ref("job-1"), &[], &records).await.unwrap();
+        assert_eq!(minute_gaps(&store, "7203", &sessions).await, vec![gap("7203", date(1, 11), date(1, 11), 1)]);
+
+        // The record is what gap detection reads: a session recorded complete is not read
+        // from its bars again (here a record written, on purpose, without its bars).
+        store.write_job(&[], job_ref("job-2"), &[], &[complete("7203", &sessions[2])]).await.unwrap();
+        assert_eq!(minute_gaps(&store, "7203", &sessions).await, vec![]);
+
+        // A calendar that now gives Jan 10 another shape (an early close) no longer matches
+        // the record: the session is judged from its bars, which still cover it.
+        let mut changed = sessions.clone();
+        changed[1].close = utc(date(1, 10), 5, 0);
+        assert_eq!(minute_gaps(&store, "7203", &changed).await, vec![]);
+        // ...and a later open: its first minutes were never stored.
+        changed[1].open = utc(date(1, 9), 23, 0);
+        assert_eq!(minute_gaps(&store, "7203", &changed).await, vec![gap("7203", date(1, 10), date(1, 10), 1)]);
+
+        // Deleting bars forgets the records of every session they were part of.
+        let window = KeepWindow {
+            timeframe: Timeframe::Minute,
+            start_from: sessions[0].open,
+            start_before: utc(date(1, 10), 1, 0),
+        };
+        store.delete_outside(&window).await.unwrap();
+        assert_eq!(
+            minute_gaps(&store, "7203", &sessions).await,
+            vec![gap("7203", date(1, 10), date(1, 11), 2)],
+            "Jan 10 lost its last hours and Jan 11 its record"
+        );
     })
     .await;
 }

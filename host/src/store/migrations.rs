@@ -22,6 +22,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (1, "bars", include_str!("../../migrations/sqlite/0001_bars.sql")),
     (2, "dataset meta", include_str!("../../migrations/sqlite/0002_dataset_meta.sql")),
     (3, "load ledger", include_str!("../../migrations/sqlite/0003_load_ledger.sql")),
+    (4, "complete sessions", include_str!("../../migrations/sqlite/0004_complete_sessions.sql")),
 ];
 
 /// (version, description, SQL) for PostgreSQL, oldest first.
@@ -29,6 +30,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "bars", include_str!("../../migrations/postgres/0001_bars.sql")),
     (2, "dataset meta", include_str!("../../migrations/postgres/0002_dataset_meta.sql")),
     (3, "load ledger", include_str!("../../migrations/postgres/0003_load_ledger.sql")),
+    (4, "complete sessions", include_str!("../../migrations/postgres/0004_complete_sessions.sql")),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -27,6 +27,7 @@
 mod ledger;
 mod migrations;
 mod postgres;
+mod sessions;
 mod sql;
 mod sqlite;
 
@@ -53,6 +54,8 @@ pub use crate::plan::{Timeframe, UnknownTimeframe};
 
 // A bar is a core domain type; the store is where it lives.
 pub use crate::bar::Bar;
+
+pub use sessions::CompleteSession;
 
 pub use ledger::{
     DeadJobRecord, JobRef, JobState, LedgerJob, LedgerTotals, LoadRecord, LoadState, MAX_DEAD_LISTED, MAX_LOADS_LISTED,
@@ -258,25 +261,29 @@ impl Store {
     /// Upserts `bars` in one transaction. Every bar is validated first
     /// ([`Bar::invalid_reason`]); one invalid bar rejects the whole call unwritten.
     pub async fn write_bars(&self, bars: &[Bar]) -> Result<WriteSummary, StoreError> {
-        self.write_bars_of(bars, None).await
+        self.write_bars_of(bars, None, &[]).await
     }
 
     /// Upserts a job's bars and records the job done in the ledger (with its rows, and the
     /// jobs split off it for its failing symbols) in the same transaction: the ledger says
-    /// done exactly when the bars are there.
+    /// done exactly when the bars are there. `complete` names the minute sessions these
+    /// bars cover completely with final bars (see `sessions`), recorded in the same
+    /// transaction.
     pub async fn write_job(
         &self,
         bars: &[Bar],
         job: JobRef<'_>,
         split: &[LedgerJob],
+        complete: &[CompleteSession],
     ) -> Result<WriteSummary, StoreError> {
-        self.write_bars_of(bars, Some((job, split))).await
+        self.write_bars_of(bars, Some((job, split)), complete).await
     }
 
     async fn write_bars_of(
         &self,
         bars: &[Bar],
         job: Option<(JobRef<'_>, &[LedgerJob])>,
+        complete: &[CompleteSession],
     ) -> Result<WriteSummary, StoreError> {
         for (index, bar) in bars.iter().enumerate() {
             if let Some(reason) = bar.invalid_reason() {
@@ -292,8 +299,8 @@ impl Store {
         let deduplicated = keep_newest_per_key(bars);
         let bars: &[Bar] = deduplicated.as_deref().unwrap_or(bars);
         match &self.backend {
-            Backend::Sqlite(store) => store.write_bars(bars, job).await,
-            Backend::Postgres(store) => store.write_bars(bars, job).await,
+            Backend::Sqlite(store) => store.write_bars(bars, job, complete).await,
+            Backend::Postgres(store) => store.write_bars(bars, job, complete).await,
         }
     }
 
@@ -342,42 +349,22 @@ impl Store {
 
     /// Missing or stale ranges per symbol, coalesced into the fewest runs of consecutive
     /// sessions, ordered by symbol (as given) then date. A symbol with no gap yields
-    /// nothing. One query per batch of symbols.
+    /// nothing. Daily bars: one query per batch of symbols over their bars (one per
+    /// session). Minute bars: the recorded complete sessions first (one row per session,
+    /// see `sessions`), then the bars only of the sessions not recorded, so a rerun over
+    /// loaded data reads rows per session, not per bar.
     pub async fn gaps(&self, request: &GapRequest<'_>) -> Result<Vec<SymbolGap>, StoreError> {
         let (Some(first_session), Some(last_session)) = (request.sessions.first(), request.sessions.last()) else {
             return Ok(Vec::new());
         };
-        // Bounds on bar starts that cover every expected bar: daily keys are midnights of
-        // session dates, minute keys lie inside [open, close).
-        let start_from = match request.timeframe {
-            Timeframe::Daily => Timeframe::daily_bar_start(first_session.date),
-            Timeframe::Minute => first_session.open,
-        };
-        let start_before = match request.timeframe {
-            Timeframe::Daily => Timeframe::daily_bar_start(last_session.date) + chrono::Duration::seconds(1),
-            Timeframe::Minute => last_session.close,
-        };
         let mut all_gaps = Vec::new();
         for symbol_batch in request.symbols.chunks(GAP_SYMBOL_BATCH) {
-            let query = StampQuery {
-                exchange: request.exchange,
-                timeframe: request.timeframe,
-                symbols: symbol_batch,
-                start_from,
-                start_before,
+            let mut present = match request.timeframe {
+                Timeframe::Daily => self.present_in_bars(request, symbol_batch, first_session, last_session).await?,
+                Timeframe::Minute => self.present_minute_sessions(request, symbol_batch).await?,
             };
-            let stamps = match &self.backend {
-                Backend::Sqlite(store) => store.bar_stamps(&query).await?,
-                Backend::Postgres(store) => store.bar_stamps(&query).await?,
-            };
-            let mut stamps_by_symbol: std::collections::HashMap<String, Vec<gaps::BarStamp>> =
-                std::collections::HashMap::with_capacity(symbol_batch.len());
-            for (symbol, stamp) in stamps {
-                stamps_by_symbol.entry(symbol).or_default().push(stamp);
-            }
             for symbol in symbol_batch {
-                let stamps = stamps_by_symbol.remove(symbol).unwrap_or_default();
-                let present = gaps::sessions_with_final_bars(request.timeframe, request.sessions, &stamps);
+                let present = present.remove(symbol).unwrap_or_else(|| vec![false; request.sessions.len()]);
                 for range in gaps::coalesce_missing(&present) {
                     all_gaps.push(SymbolGap {
                         symbol: symbol.clone(),
@@ -389,6 +376,123 @@ impl Store {
             }
         }
         Ok(all_gaps)
+    }
+
+    /// For each symbol, which of the request's sessions have final bars, from the bars of
+    /// the sessions `first..=last` (sessions outside are reported absent).
+    async fn present_in_bars(
+        &self,
+        request: &GapRequest<'_>,
+        symbols: &[String],
+        first: &Session,
+        last: &Session,
+    ) -> Result<std::collections::HashMap<String, Vec<bool>>, StoreError> {
+        // Bounds on bar starts that cover every expected bar: daily keys are midnights of
+        // session dates, minute keys lie inside [open, close).
+        let (start_from, start_before) = match request.timeframe {
+            Timeframe::Daily => (
+                Timeframe::daily_bar_start(first.date),
+                Timeframe::daily_bar_start(last.date) + chrono::Duration::seconds(1),
+            ),
+            Timeframe::Minute => (first.open, last.close),
+        };
+        let query =
+            StampQuery { exchange: request.exchange, timeframe: request.timeframe, symbols, start_from, start_before };
+        let stamps = match &self.backend {
+            Backend::Sqlite(store) => store.bar_stamps(&query).await?,
+            Backend::Postgres(store) => store.bar_stamps(&query).await?,
+        };
+        let mut stamps_by_symbol: std::collections::HashMap<String, Vec<gaps::BarStamp>> =
+            std::collections::HashMap::with_capacity(symbols.len());
+        for (symbol, stamp) in stamps {
+            stamps_by_symbol.entry(symbol).or_default().push(stamp);
+        }
+        Ok(symbols
+            .iter()
+            .map(|symbol| {
+                let stamps = stamps_by_symbol.remove(symbol).unwrap_or_default();
+                (symbol.clone(), gaps::sessions_with_final_bars(request.timeframe, request.sessions, &stamps))
+            })
+            .collect())
+    }
+
+    /// `present_in_bars` for minute bars, reading the recorded complete sessions first and
+    /// the bars only of the span of sessions no record covers.
+    async fn present_minute_sessions(
+        &self,
+        request: &GapRequest<'_>,
+        symbols: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<bool>>, StoreError> {
+        let expected = request.sessions;
+        let (Some(first), Some(last)) = (expected.first(), expected.last()) else {
+            return Ok(std::collections::HashMap::new());
+        };
+        let recorded = match &self.backend {
+            Backend::Sqlite(store) => {
+                sessions::sqlite::recorded(
+                    &mut *store.connection().await?,
+                    request.exchange,
+                    request.timeframe,
+                    symbols,
+                    first.open,
+                    last.close,
+                )
+                .await?
+            }
+            Backend::Postgres(store) => {
+                sessions::postgres::recorded(
+                    &mut *store.connection().await?,
+                    request.exchange,
+                    request.timeframe,
+                    symbols,
+                    first.open,
+                    last.close,
+                )
+                .await?
+            }
+        };
+        // A record counts only when it has the shape the calendar gives the session now.
+        let shapes: Vec<sessions::SessionShape> = expected
+            .iter()
+            .map(|session| sessions::SessionShape::of(session, gaps::minute_bar_starts(session).count()))
+            .collect();
+        let index_by_open: std::collections::HashMap<i64, usize> =
+            shapes.iter().enumerate().map(|(index, shape)| (shape.open, index)).collect();
+        let mut present: std::collections::HashMap<String, Vec<bool>> =
+            symbols.iter().map(|symbol| (symbol.clone(), vec![false; expected.len()])).collect();
+        for (symbol, shape) in recorded {
+            if let Some(&index) = index_by_open.get(&shape.open)
+                && shapes[index] == shape
+                && let Some(flags) = present.get_mut(&symbol)
+            {
+                flags[index] = true;
+            }
+        }
+        // The rest from the bars, over the span of the sessions no record covers.
+        let mut unrecorded: Vec<String> = Vec::new();
+        let (mut span_first, mut span_last) = (usize::MAX, 0usize);
+        for symbol in symbols {
+            let flags = &present[symbol];
+            if let (Some(first_missing), Some(last_missing)) =
+                (flags.iter().position(|flag| !flag), flags.iter().rposition(|flag| !flag))
+            {
+                unrecorded.push(symbol.clone());
+                span_first = span_first.min(first_missing);
+                span_last = span_last.max(last_missing);
+            }
+        }
+        if !unrecorded.is_empty() {
+            let from_bars =
+                self.present_in_bars(request, &unrecorded, &expected[span_first], &expected[span_last]).await?;
+            for (symbol, found) in from_bars {
+                if let Some(flags) = present.get_mut(&symbol) {
+                    for (flag, found) in flags.iter_mut().zip(found) {
+                        *flag |= found;
+                    }
+                }
+            }
+        }
+        Ok(present)
     }
 
     /// Up to `limit` symbols with bars of `exchange` and `timeframe`, in order, after

@@ -169,6 +169,7 @@ impl PostgresStore {
         &self,
         bars: &[Bar],
         job: Option<(super::ledger::JobRef<'_>, &[super::ledger::LedgerJob])>,
+        complete: &[super::CompleteSession],
     ) -> Result<WriteSummary, StoreError> {
         let database = |operation| move |source| StoreError::Database { operation, source };
         let mut transaction = self.pool.begin().await.map_err(database("beginning a write"))?;
@@ -182,6 +183,7 @@ impl PostgresStore {
                 super::ledger::Settlement { job, outcome: super::ledger::Settled::Done { rows: rows_written }, split };
             super::ledger::postgres::settle(&mut transaction, &settlement, Utc::now()).await?;
         }
+        super::sessions::postgres::record(&mut transaction, complete).await?;
         transaction.commit().await.map_err(database("committing bars"))?;
         Ok(WriteSummary { bars_received: bars.len() as u64, rows_written })
     }
@@ -210,13 +212,24 @@ impl PostgresStore {
     }
 
     pub(super) async fn delete_outside(&self, window: &KeepWindow) -> Result<u64, StoreError> {
+        let database = |operation| move |source| StoreError::Database { operation, source };
+        let mut transaction = self.pool.begin().await.map_err(database("beginning a delete"))?;
+        // The complete-session cache goes with the bars it describes, in one transaction.
+        super::sessions::postgres::forget_outside(
+            &mut transaction,
+            window.timeframe,
+            window.start_from,
+            window.start_before,
+        )
+        .await?;
         let result = sqlx::query("DELETE FROM bars WHERE timeframe = $1 AND (bar_start < $2 OR bar_start >= $3)")
             .bind(window.timeframe.as_str())
             .bind(window.start_from)
             .bind(window.start_before)
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await
-            .map_err(|source| StoreError::Database { operation: "deleting bars outside the window", source })?;
+            .map_err(database("deleting bars outside the window"))?;
+        transaction.commit().await.map_err(database("committing a delete"))?;
         Ok(result.rows_affected())
     }
 

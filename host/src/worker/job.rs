@@ -10,10 +10,10 @@ use chrono::Utc;
 
 use super::throttle::ExchangeThrottle;
 use super::{JobEvent, WorkerContext, WorkerCounters, WorkerOptions, tier_index};
-use crate::plan::Gap;
+use crate::plan::{Gap, Timeframe};
 use crate::provider::{FetchRequest, ProviderError};
 use crate::queue::{Delivery, JobPayload, JobQueue, NackOutcome};
-use crate::store::{JobRef, JobState, LedgerJob, Settled, Settlement};
+use crate::store::{CompleteSession, JobRef, JobState, LedgerJob, Settled, Settlement};
 
 /// How a job ended.
 pub(super) enum JobOutcome {
@@ -108,6 +108,8 @@ async fn run_job(context: &WorkerContext, throttle: &ExchangeThrottle, delivery:
     let several_symbols = job.gaps.iter().any(|gap| gap.symbol != job.gaps[0].symbol);
     let observed_at = Utc::now();
     let mut bars = Vec::new();
+    // Minute sessions the fetched bars cover completely, recorded with them.
+    let mut complete = Vec::new();
     // Per symbol that failed permanently: its gaps and the first reason.
     let mut dead: Vec<(String, Vec<Gap>, String)> = Vec::new();
     let mut rest: Option<(usize, String, bool)> = None;
@@ -118,7 +120,8 @@ async fn run_job(context: &WorkerContext, throttle: &ExchangeThrottle, delivery:
             continue;
         }
         let failure = match fetch_gap(context, job, gap, observed_at).await {
-            Ok(fetched) => {
+            Ok((fetched, sessions)) => {
+                complete.extend(complete_sessions(job, gap, &sessions, &fetched));
                 bars.extend(fetched);
                 gaps_loaded += 1;
                 continue;
@@ -161,7 +164,7 @@ async fn run_job(context: &WorkerContext, throttle: &ExchangeThrottle, delivery:
         ledger_jobs.push(ledger_job(job, rest_job, JobState::Queued, Some(error.clone()), None));
     }
     let job_ref = JobRef { load_id: &job.load_id, job_id: &job.id, worker: context.queue.consumer_name() };
-    match context.store.write_job(&bars, job_ref, &ledger_jobs).await {
+    match context.store.write_job(&bars, job_ref, &ledger_jobs, &complete).await {
         Ok(summary) => JobOutcome::Done { rows: summary.rows_written, split },
         Err(error) if error.is_transient() => {
             JobOutcome::Transient { error: error.to_string(), retry_after: None, provider_failure: false }
@@ -190,14 +193,49 @@ fn ledger_job(
     }
 }
 
-/// One gap's bars from the provider, or how fetching them failed (`Transient` or
-/// `Permanent`).
+/// The minute sessions of `gap` that `bars` cover with a final bar for every expected
+/// minute. Once those bars are committed the session stays complete (an upsert never
+/// removes a bar and keeps the newer of two), so gap detection can skip its bars.
+fn complete_sessions(
+    job: &JobPayload,
+    gap: &Gap,
+    sessions: &[crate::calendar::Session],
+    bars: &[crate::bar::Bar],
+) -> Vec<CompleteSession> {
+    if job.timeframe != Timeframe::Minute {
+        return Vec::new();
+    }
+    let stamps: Vec<crate::gaps::BarStamp> = bars
+        .iter()
+        .filter(|bar| bar.symbol == gap.symbol && bar.exchange == gap.exchange && bar.timeframe == Timeframe::Minute)
+        .map(|bar| crate::gaps::BarStamp { start: bar.start, written_at: bar.written_at })
+        .collect();
+    let present = crate::gaps::sessions_with_final_bars(Timeframe::Minute, sessions, &stamps);
+    sessions
+        .iter()
+        .zip(present)
+        .filter(|(_, present)| *present)
+        .filter_map(|(session, _)| {
+            let minutes = u32::try_from(crate::gaps::minute_bar_starts(session).count()).ok().filter(|m| *m > 0)?;
+            Some(CompleteSession {
+                symbol: gap.symbol.clone(),
+                exchange: gap.exchange.clone(),
+                timeframe: Timeframe::Minute,
+                session: *session,
+                minutes,
+            })
+        })
+        .collect()
+}
+
+/// One gap's bars from the provider with the gap's sessions, or how fetching them failed
+/// (`Transient` or `Permanent`).
 async fn fetch_gap(
     context: &WorkerContext,
     job: &JobPayload,
     gap: &Gap,
     observed_at: chrono::DateTime<Utc>,
-) -> Result<Vec<crate::bar::Bar>, JobOutcome> {
+) -> Result<(Vec<crate::bar::Bar>, Vec<crate::calendar::Session>), JobOutcome> {
     let Some(calendar) = context.registry.calendar(&gap.exchange) else {
         return Err(JobOutcome::Permanent { reason: format!("unknown exchange {} for {}", gap.exchange, gap.symbol) });
     };
@@ -234,7 +272,7 @@ async fn fetch_gap(
         observed_at,
     };
     match context.provider.fetch(request).await {
-        Ok(fetched) => Ok(fetched),
+        Ok(fetched) => Ok((fetched, sessions)),
         Err(error @ ProviderError::Transient(_)) => Err(JobOutcome::Transient {
             retry_after: error.retry_after(),
             error: format!("{} {}: {error}", gap.symbol, gap.exchange),
