@@ -109,6 +109,29 @@ fn bench_load_writes_every_expected_row_into_sqlite_and_postgres() {
         let rows = number(&report, "/rows");
         assert!((5.0 * 250.0..=5.0 * 253.0).contains(&rows), "{rows} rows in {report}");
         assert!(number(&report, "/jobs") >= 1.0, "{report}");
+        assert_eq!(number(&report, "/rerun_jobs"), 0.0, "the second plan finds it all there: {report}");
+        assert!(number(&report, "/bytes_per_bar") > 0.0, "{report}");
+    }
+}
+
+#[test]
+fn bench_load_measures_minute_bars_next_to_a_raw_insert() {
+    let mut stores = vec![None];
+    if let Some(url) = postgres_url() {
+        stores.push(Some(url));
+    }
+    for db in stores {
+        let mut args = vec!["load", "--symbols", "3", "--years", "1", "--timeframe", "1m", "--raw"];
+        if let Some(url) = &db {
+            args.extend(["--db", url]);
+        }
+        let report = bench_json(&args);
+        assert_eq!(report["timeframe"], "1m", "{report}");
+        // 3 symbols x a year of XNYS minute sessions (about 97,000 minutes each).
+        let rows = number(&report, "/rows");
+        assert!((3.0 * 95_000.0..=3.0 * 99_000.0).contains(&rows), "{rows} rows in {report}");
+        assert_eq!(number(&report, "/rerun_jobs"), 0.0, "{report}");
+        assert!(number(&report, "/raw_rows_per_second") > 0.0, "{report}");
     }
 }
 

@@ -1,7 +1,11 @@
 //! `tickstock bench load`: the whole load path (calendar, gaps, policy, in-process queue,
-//! workers, synthetic provider, store) for N symbols x Y years of daily bars into a fresh
-//! store: a temporary SQLite file, or a fresh schema of the given PostgreSQL database
-//! (dropped afterwards). Reports rows/s end to end.
+//! workers, synthetic provider, store) for N symbols x Y years of daily or minute bars into
+//! a fresh store: a temporary SQLite file, or a fresh schema of the given PostgreSQL
+//! database (dropped afterwards). Reports rows/s end to end, the bytes the store takes per
+//! bar, how long planning the same load again takes once everything is there (gap
+//! detection over the loaded data: it should grow with sessions, not bars), and, with
+//! `--raw`, a plain bulk insert (SQLite) or `COPY`-speed insert (PostgreSQL) of the same
+//! rows into an empty table in the same run, as the anchor.
 
 use std::sync::Arc;
 
@@ -23,7 +27,7 @@ pub struct LoadBenchArgs {
     /// Symbols loaded.
     #[arg(long, default_value_t = 1000)]
     pub symbols: usize,
-    /// Years of daily bars, ending with the last full year.
+    /// Years of bars, ending with the last full year.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(i32).range(1..=100))]
     pub years: i32,
     /// Concurrent jobs.
@@ -32,6 +36,12 @@ pub struct LoadBenchArgs {
     /// Batch policy.
     #[arg(long, default_value = "fixed")]
     pub policy: String,
+    /// Bar timeframe: 1d or 1m.
+    #[arg(long, default_value = "1d")]
+    pub timeframe: Timeframe,
+    /// Also time a raw insert of the same rows into an empty table (the anchor).
+    #[arg(long)]
+    pub raw: bool,
     /// A postgres:// URL to measure PostgreSQL (a fresh schema, dropped afterwards)
     /// [default: a temporary SQLite file].
     #[arg(long)]
@@ -46,11 +56,22 @@ pub struct LoadBenchReport {
     pub store: String,
     pub symbols: usize,
     pub years: i32,
+    pub timeframe: Timeframe,
     pub policy: String,
     pub jobs: usize,
     pub rows: u64,
     pub seconds: f64,
     pub rows_per_second: f64,
+    /// Store size over rows (the bars table on PostgreSQL, the whole file on SQLite).
+    pub bytes_per_bar: Option<f64>,
+    /// Planning the same load again with everything stored: gap detection's cost.
+    pub rerun_plan_seconds: f64,
+    /// Jobs that second plan found (0 when the load was complete).
+    pub rerun_jobs: usize,
+    /// Microseconds of that plan per expected symbol-session.
+    pub rerun_micros_per_session: f64,
+    /// A raw insert of the same rows, when asked for.
+    pub raw_rows_per_second: Option<f64>,
 }
 
 pub fn run(registry: Arc<Registry>, args: LoadBenchArgs) -> anyhow::Result<()> {
@@ -62,7 +83,7 @@ pub fn run(registry: Arc<Registry>, args: LoadBenchArgs) -> anyhow::Result<()> {
             .collect(),
         from: NaiveDate::from_ymd_opt(first_year, 1, 1).expect("valid"),
         to: NaiveDate::from_ymd_opt(last_year, 12, 31).expect("valid"),
-        timeframe: Timeframe::Daily,
+        timeframe: args.timeframe,
         tier: Tier::Normal,
         policy: args.policy.clone(),
         limits: PlanLimits::default(),
@@ -79,7 +100,6 @@ pub fn run(registry: Arc<Registry>, args: LoadBenchArgs) -> anyhow::Result<()> {
                 (Store::open(&path.display().to_string()).await?, "sqlite (temporary file)".to_string())
             }
         };
-        let queue = Queue::open(None, QueueOptions::default()).await?;
         let (_shutdown_sender, shutdown) = watch::channel(false);
         let run_options = RunOptions {
             workers: WorkerOptions { workers: args.workers.max(1), ..WorkerOptions::default() },
@@ -87,45 +107,127 @@ pub fn run(registry: Arc<Registry>, args: LoadBenchArgs) -> anyhow::Result<()> {
             submit_only: false,
             observer: None,
         };
-        let outcome = crate::load::run(
-            registry,
-            store.clone(),
-            Arc::new(SyntheticProvider),
-            queue,
-            &request,
-            run_options,
-            shutdown,
-        )
-        .await;
+        let measured = measure(&registry, &store, &request, run_options, shutdown, args.raw).await;
         store.close().await;
+        let bytes = match (&args.db, &measured) {
+            // After close, so the WAL is checkpointed into the file.
+            (None, Ok(_)) => std::fs::metadata(scratch.path().join("bench.db")).ok().map(|metadata| metadata.len()),
+            _ => None,
+        };
         if let Some(url) = &args.db {
             Store::drop_schema(url, &schema).await.context("dropping the benchmark schema")?;
         }
-        let report = outcome?;
+        let measured = measured?;
+        let report = &measured.report;
+        let sessions = (report.plan.sessions_expected as f64).max(1.0);
         anyhow::Ok(LoadBenchReport {
             store: label,
             symbols: args.symbols,
             years: args.years,
+            timeframe: args.timeframe,
             policy: args.policy.clone(),
             jobs: report.plan.jobs,
             rows: report.rows_written,
             seconds: report.seconds,
             rows_per_second: report.rows_per_second,
+            bytes_per_bar: bytes
+                .or(measured.postgres_bytes)
+                .map(|bytes| bytes as f64 / (report.rows_written.max(1) as f64)),
+            rerun_plan_seconds: measured.rerun_seconds,
+            rerun_jobs: measured.rerun_jobs,
+            rerun_micros_per_session: measured.rerun_seconds * 1e6 / sessions,
+            raw_rows_per_second: measured.raw_seconds.map(|seconds| report.rows_written as f64 / seconds.max(1e-9)),
         })
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "{} symbols x {} years daily into {}: {} rows in {} jobs, {:.2} s, {:.0} rows/s",
+            "{} symbols x {} years of {} bars into {}: {} rows in {} jobs, {:.2} s, {:.0} rows/s",
             report.symbols,
             report.years,
+            report.timeframe,
             report.store,
             report.rows,
             report.jobs,
             report.seconds,
             report.rows_per_second
         );
+        if let Some(bytes) = report.bytes_per_bar {
+            println!("  store size: {bytes:.1} bytes per bar");
+        }
+        println!(
+            "  planning it again: {:.3} s, {} jobs ({:.2} us per symbol-session)",
+            report.rerun_plan_seconds, report.rerun_jobs, report.rerun_micros_per_session
+        );
+        if let Some(raw) = report.raw_rows_per_second {
+            println!(
+                "  raw insert of the same rows: {raw:.0} rows/s (the load reaches {:.0} %)",
+                report.rows_per_second * 100.0 / raw.max(1e-9)
+            );
+        }
     }
     Ok(())
+}
+
+/// What one run measured.
+struct Measured {
+    report: crate::load::LoadReport,
+    rerun_seconds: f64,
+    rerun_jobs: usize,
+    raw_seconds: Option<f64>,
+    postgres_bytes: Option<u64>,
+}
+
+/// The load, then planning it again, then (when asked) the raw insert of the same rows.
+async fn measure(
+    registry: &Arc<Registry>,
+    store: &Store,
+    request: &LoadRequest,
+    run_options: RunOptions,
+    shutdown: watch::Receiver<bool>,
+    raw: bool,
+) -> anyhow::Result<Measured> {
+    let queue = Queue::open(None, QueueOptions::default()).await?;
+    let report = crate::load::run(
+        registry.clone(),
+        store.clone(),
+        Arc::new(SyntheticProvider),
+        queue,
+        request,
+        run_options,
+        shutdown,
+    )
+    .await?;
+    let started = std::time::Instant::now();
+    let again = crate::load::plan_load(registry, store, request).await?;
+    let rerun_seconds = started.elapsed().as_secs_f64();
+    let postgres_bytes = store.bars_bytes().await?;
+    let raw_seconds = if raw { Some(raw_insert(registry, store, request).await?) } else { None };
+    Ok(Measured { report, rerun_seconds, rerun_jobs: again.jobs.len(), raw_seconds, postgres_bytes })
+}
+
+/// Seconds to insert the load's rows, generated the same way, into an empty table with no
+/// conflict handling (the store's `raw_bulk_insert`), one transaction per symbol.
+async fn raw_insert(registry: &Arc<Registry>, store: &Store, request: &LoadRequest) -> anyhow::Result<f64> {
+    let calendar = registry.calendar("XNYS").context("the XNYS calendar")?;
+    let (from, to) = (request.from, request.to);
+    let sessions = tokio::task::spawn_blocking(move || calendar.sessions(from, to)).await??;
+    let observed_at = chrono::Utc::now();
+    let jobs: Vec<Vec<crate::bar::Bar>> = request
+        .listings
+        .iter()
+        .map(|listing| {
+            crate::provider::synthetic::synthetic_bars(&crate::provider::FetchRequest {
+                symbol: &listing.symbol,
+                exchange: &listing.exchange,
+                timeframe: request.timeframe,
+                sessions: &sessions,
+                observed_at,
+            })
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    store.raw_bulk_insert(&jobs).await?;
+    Ok(started.elapsed().as_secs_f64())
 }

@@ -495,6 +495,21 @@ impl Store {
         Ok(present)
     }
 
+    /// Bytes the bars table takes with its indexes, on PostgreSQL (`pg_total_relation_size`);
+    /// None on SQLite, whose file size says it (see `tickstock bench load`).
+    pub async fn bars_bytes(&self) -> Result<Option<u64>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(None),
+            Backend::Postgres(store) => {
+                let bytes: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('bars')")
+                    .fetch_one(&mut *store.connection().await?)
+                    .await
+                    .map_err(|source| StoreError::Database { operation: "measuring the bars table", source })?;
+                Ok(u64::try_from(bytes).ok())
+            }
+        }
+    }
+
     /// Up to `limit` symbols with bars of `exchange` and `timeframe`, in order, after
     /// `after` (exclusive; "" for the first page). A loose index scan: one primary-key
     /// probe per symbol, so its cost grows with the symbols listed, not with the bars.
