@@ -62,7 +62,7 @@ pub struct LoadBenchReport {
     pub rows: u64,
     pub seconds: f64,
     pub rows_per_second: f64,
-    /// Store size over rows (the bars table on PostgreSQL, the whole file on SQLite).
+    /// The bars table's bytes (with its indexes) over its rows.
     pub bytes_per_bar: Option<f64>,
     /// Planning the same load again with everything stored: gap detection's cost.
     pub rerun_plan_seconds: f64,
@@ -109,11 +109,6 @@ pub fn run(registry: Arc<Registry>, args: LoadBenchArgs) -> anyhow::Result<()> {
         };
         let measured = measure(&registry, &store, &request, run_options, shutdown, args.raw).await;
         store.close().await;
-        let bytes = match (&args.db, &measured) {
-            // After close, so the WAL is checkpointed into the file.
-            (None, Ok(_)) => std::fs::metadata(scratch.path().join("bench.db")).ok().map(|metadata| metadata.len()),
-            _ => None,
-        };
         if let Some(url) = &args.db {
             Store::drop_schema(url, &schema).await.context("dropping the benchmark schema")?;
         }
@@ -130,9 +125,7 @@ pub fn run(registry: Arc<Registry>, args: LoadBenchArgs) -> anyhow::Result<()> {
             rows: report.rows_written,
             seconds: report.seconds,
             rows_per_second: report.rows_per_second,
-            bytes_per_bar: bytes
-                .or(measured.postgres_bytes)
-                .map(|bytes| bytes as f64 / (report.rows_written.max(1) as f64)),
+            bytes_per_bar: measured.bars_bytes.map(|bytes| bytes as f64 / (report.rows_written.max(1) as f64)),
             rerun_plan_seconds: measured.rerun_seconds,
             rerun_jobs: measured.rerun_jobs,
             rerun_micros_per_session: measured.rerun_seconds * 1e6 / sessions,
@@ -176,7 +169,7 @@ struct Measured {
     rerun_seconds: f64,
     rerun_jobs: usize,
     raw_seconds: Option<f64>,
-    postgres_bytes: Option<u64>,
+    bars_bytes: Option<u64>,
 }
 
 /// The load, then planning it again, then (when asked) the raw insert of the same rows.
@@ -202,9 +195,10 @@ async fn measure(
     let started = std::time::Instant::now();
     let again = crate::load::plan_load(registry, store, request).await?;
     let rerun_seconds = started.elapsed().as_secs_f64();
-    let postgres_bytes = store.bars_bytes().await?;
+    // Measured before the raw insert, which adds a table of its own.
+    let bars_bytes = store.bars_bytes().await?;
     let raw_seconds = if raw { Some(raw_insert(registry, store, request).await?) } else { None };
-    Ok(Measured { report, rerun_seconds, rerun_jobs: again.jobs.len(), raw_seconds, postgres_bytes })
+    Ok(Measured { report, rerun_seconds, rerun_jobs: again.jobs.len(), raw_seconds, bars_bytes })
 }
 
 /// Seconds to insert the load's rows, generated the same way, into an empty table with no

@@ -495,11 +495,17 @@ impl Store {
         Ok(present)
     }
 
-    /// Bytes the bars table takes with its indexes, on PostgreSQL (`pg_total_relation_size`);
-    /// None on SQLite, whose file size says it (see `tickstock bench load`).
+    /// Bytes the bars table takes with its indexes: its pages on SQLite (the `dbstat`
+    /// table; the bars table is its own index), `pg_total_relation_size` on PostgreSQL.
     pub async fn bars_bytes(&self) -> Result<Option<u64>, StoreError> {
         match &self.backend {
-            Backend::Sqlite(_) => Ok(None),
+            Backend::Sqlite(store) => {
+                let bytes: Option<i64> = sqlx::query_scalar("SELECT SUM(pgsize) FROM dbstat WHERE name = 'bars'")
+                    .fetch_one(&mut *store.connection().await?)
+                    .await
+                    .map_err(|source| StoreError::Database { operation: "measuring the bars table", source })?;
+                Ok(bytes.and_then(|bytes| u64::try_from(bytes).ok()))
+            }
             Backend::Postgres(store) => {
                 let bytes: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('bars')")
                     .fetch_one(&mut *store.connection().await?)
