@@ -123,6 +123,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
         });
+        let datasets = server::datasets::DatasetsState { registry: state.registry.clone(), store: store.clone() };
         let loads = LoadsState {
             registry: state.registry.clone(),
             store: store.clone(),
@@ -132,7 +133,9 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         };
         let state = server::ServerState { store: Some(store.clone()), ..state };
         let state_console = state.console.clone();
-        let app = server::router(state.clone()).merge(server::loads::routes(loads, state));
+        let app = server::router(state.clone())
+            .merge(server::loads::routes(loads, state))
+            .merge(server::datasets::routes(datasets));
 
         tracing::info!(
             "tickstock serve: listening on http://{} (calendars: {calendars}; store {location}; queue {})",

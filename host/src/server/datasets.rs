@@ -8,6 +8,7 @@
 //! and `MAX_COVERAGE_SYMBOLS` symbols per page.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::routing::get;
@@ -16,10 +17,9 @@ use chrono::{Datelike as _, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
-use super::loads::LoadsState;
 use crate::calendar::Session;
-use crate::plugin::PluginKind;
-use crate::store::{GapRequest, SymbolGap, Timeframe};
+use crate::plugin::{PluginKind, Registry};
+use crate::store::{GapRequest, Store, SymbolGap, Timeframe};
 
 /// Widest coverage window, in months.
 pub const MAX_COVERAGE_MONTHS: u32 = 60;
@@ -28,8 +28,16 @@ pub const MAX_COVERAGE_SYMBOLS: usize = 200;
 const DEFAULT_COVERAGE_MONTHS: u32 = 12;
 const DEFAULT_COVERAGE_SYMBOLS: usize = 50;
 
-pub fn routes() -> Router<LoadsState> {
-    Router::new().route("/datasets/coverage", get(coverage)).route("/datasets/gaps", get(gaps))
+/// What the dataset routes read: the calendars (for the expected sessions) and the store.
+#[derive(Clone)]
+pub struct DatasetsState {
+    pub registry: Arc<Registry>,
+    pub store: Store,
+}
+
+/// The dataset routes (reads only).
+pub fn routes(state: DatasetsState) -> Router {
+    Router::new().route("/datasets/coverage", get(coverage)).route("/datasets/gaps", get(gaps)).with_state(state)
 }
 
 #[derive(Deserialize)]
@@ -63,7 +71,7 @@ struct CoverageAnswer {
 }
 
 async fn coverage(
-    State(loads): State<LoadsState>,
+    State(datasets): State<DatasetsState>,
     Query(query): Query<CoverageQuery>,
 ) -> Result<Json<CoverageAnswer>, ApiError> {
     let timeframe = timeframe(query.timeframe.as_deref())?;
@@ -81,15 +89,15 @@ async fn coverage(
         }
         None => String::new(),
     };
-    let (exchange, sessions, month_keys) = window(&loads, &query.exchange, months).await?;
-    let mut symbols = loads.store.symbols(&exchange, timeframe, &after, limit + 1).await.map_err(internal)?;
+    let (exchange, sessions, month_keys) = window(&datasets, &query.exchange, months).await?;
+    let mut symbols = datasets.store.symbols(&exchange, timeframe, &after, limit + 1).await.map_err(internal)?;
     let next_after = if symbols.len() > limit {
         symbols.truncate(limit);
         symbols.last().cloned()
     } else {
         None
     };
-    let gaps = loads
+    let gaps = datasets
         .store
         .gaps(&GapRequest { exchange: &exchange, timeframe, symbols: &symbols, sessions: &sessions })
         .await
@@ -153,16 +161,19 @@ struct GapsAnswer {
     gaps: Vec<SymbolGap>,
 }
 
-async fn gaps(State(loads): State<LoadsState>, Query(query): Query<GapsQuery>) -> Result<Json<GapsAnswer>, ApiError> {
+async fn gaps(
+    State(datasets): State<DatasetsState>,
+    Query(query): Query<GapsQuery>,
+) -> Result<Json<GapsAnswer>, ApiError> {
     let timeframe = timeframe(query.timeframe.as_deref())?;
     let months = query.months.unwrap_or(DEFAULT_COVERAGE_MONTHS);
     if !(1..=MAX_COVERAGE_MONTHS).contains(&months) {
         return Err(ApiError::BadRequest(format!("months must be 1 to {MAX_COVERAGE_MONTHS}")));
     }
     let symbol = crate::plan::parse_symbol(&query.symbol).map_err(ApiError::BadRequest)?;
-    let (exchange, sessions, _) = window(&loads, &query.exchange, months).await?;
+    let (exchange, sessions, _) = window(&datasets, &query.exchange, months).await?;
     let symbols = [symbol.clone()];
-    let gaps = loads
+    let gaps = datasets
         .store
         .gaps(&GapRequest { exchange: &exchange, timeframe, symbols: &symbols, sessions: &sessions })
         .await
@@ -190,13 +201,13 @@ fn timeframe(text: Option<&str>) -> Result<Timeframe, ApiError> {
 /// The exchange's MIC, its sessions from the first day of the month `months - 1` before
 /// this one up to today (exchange-local dates), and each month's index by `YYYY-MM`.
 async fn window(
-    loads: &LoadsState,
+    datasets: &DatasetsState,
     exchange: &str,
     months: u32,
 ) -> Result<(String, Vec<Session>, BTreeMap<String, usize>), ApiError> {
     let mic = crate::plan::parse_mic(exchange, "exchange").map_err(ApiError::BadRequest)?;
-    let generation = loads.registry.get(PluginKind::Calendar, &mic).ok_or_else(|| {
-        let known = loads.registry.names(PluginKind::Calendar).join(", ");
+    let generation = datasets.registry.get(PluginKind::Calendar, &mic).ok_or_else(|| {
+        let known = datasets.registry.names(PluginKind::Calendar).join(", ");
         ApiError::NotFound(format!("unknown exchange {mic:?}; known exchanges: {known}"))
     })?;
     let calendar = generation

@@ -53,7 +53,6 @@ pub fn routes(loads: LoadsState, server: ServerState) -> Router {
         .route("/jobs/dead", get(dead_letters))
         .route("/loads", get(list_loads))
         .route("/loads/{id}", get(load_status))
-        .merge(super::datasets::routes())
         .with_state(loads)
 }
 

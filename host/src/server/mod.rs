@@ -17,7 +17,7 @@
 
 mod assemble;
 pub mod console;
-mod datasets;
+pub mod datasets;
 mod error;
 pub mod loads;
 mod routes;

@@ -1,6 +1,6 @@
 // tickstock's operations console. Plain JavaScript: it reads the same JSON API as every
 // other client, re-reads a part when /events says that part changed, and builds every
-// node with createElement/textContent (never innerHTML), so text from plugins, vendors or
+// node with createElement/textContent, never from an HTML string, so text from plugins, vendors or
 // requests is shown as text. The bearer token lives in this tab's sessionStorage only.
 
 const TOKEN_KEY = 'tickstock-token';

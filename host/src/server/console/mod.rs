@@ -78,6 +78,8 @@ mod tests {
         assert!(!page.contains("<style"), "inline style element");
         assert!(!page.contains(" style=\""), "inline style attribute");
         assert!(!page.contains(" onclick=") && !page.contains(" onload="), "inline handler");
-        assert!(!APP_JS.contains("innerHTML"), "the script builds nodes, it never parses markup");
+        for parser in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+            assert!(!APP_JS.contains(parser), "the script builds nodes, it never parses markup ({parser})");
+        }
     }
 }
