@@ -783,9 +783,10 @@ async fn acks_buffered_when_a_consumer_is_killed_come_back_and_the_store_and_led
     };
     let (_shutdown_sender, shutdown) = tokio::sync::watch::channel(false);
     let (_more_sender, no_more) = tokio::sync::watch::channel(false);
-    let summary = within("the survivor's run", tickstock::worker::run_workers(context, worker_options, shutdown, no_more))
-        .await
-        .unwrap();
+    let summary =
+        within("the survivor's run", tickstock::worker::run_workers(context, worker_options, shutdown, no_more))
+            .await
+            .unwrap();
     // It ran every job once: those nobody had read, and after claim_idle all the killed
     // consumer held, the five it had committed and acked among them.
     assert_eq!((summary.jobs_done, summary.jobs_dead), (jobs.len() as u64, 0));

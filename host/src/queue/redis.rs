@@ -51,8 +51,8 @@ use redis::{FromRedisValue, RedisError, Script, Value};
 use tokio::time::Instant;
 
 use super::{
-    DeadAtDequeue, DeadAtDequeueLog, DeadJob, Delivery, JobPayload, JobQueue, NackOutcome, QueueError, QueueOptions,
-    MAX_READ_BATCH, QueueStatus, TierDepth, memory::retry_payload, next_full_wait, tier_index,
+    DeadAtDequeue, DeadAtDequeueLog, DeadJob, Delivery, JobPayload, JobQueue, MAX_READ_BATCH, NackOutcome, QueueError,
+    QueueOptions, QueueStatus, TierDepth, memory::retry_payload, next_full_wait, tier_index,
     too_many_deliveries_reason, unique_consumer_name,
 };
 use crate::plan::Tier;
@@ -690,7 +690,10 @@ impl RedisQueue {
             (was_empty && acks.count > 0).then_some(acks.generation)
         };
         if given_up > 0 {
-            tracing::warn!(given_up, "acks could not be sent and the buffer is full; those jobs will be delivered again");
+            tracing::warn!(
+                given_up,
+                "acks could not be sent and the buffer is full; those jobs will be delivered again"
+            );
         }
         if let Some(generation) = timer {
             self.spawn_flush_timer(generation, ACK_RETRY_DELAY);
