@@ -838,7 +838,7 @@ async fn a_drain_reads_in_batches_and_sends_its_acks_with_the_reads() {
     assert_eq!(seen.len(), jobs.len());
     assert_eq!(queue.status().await.unwrap().backlog(), 0, "every ack reached Redis");
 
-    // 63 batches of 32, six slow-start reads and the read that finds none: 68 at most.
+    // Five slow-start reads (1 + 2 + 4 + 8 + 16), 62 of 32 and the read that finds none: 68.
     let batches = jobs.len().div_ceil(DEFAULT_READ_BATCH) as u64;
     assert!(reads <= batches + 8, "{reads} XREADGROUP calls for {} jobs", jobs.len());
     // An XACK per read that carried acks, and one per flush of the 10 ms timer, which
