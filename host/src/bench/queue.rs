@@ -2,10 +2,11 @@
 //! Single submits (one `enqueue` awaited at a time: latency percentiles), bulk submits
 //! (`enqueue_many`: jobs/s) and a single consumer's drain of jobs queued in bulk
 //! (`try_dequeue` + `ack` one job at a time: jobs/s, and on Redis how many reads and ack
-//! commands the server saw), on the in-process queue and, with `--queue`, on Redis.
-//! `host/benches/peers/run.sh queue` runs the same drain on BullMQ beside it. When `redis-benchmark` is on
-//! PATH it runs XADD against the same Redis in the same run, with a field as large as one
-//! of our job payloads, so the figures have their anchor beside them.
+//! commands the server saw; then the same drain asking every tier before each job), on the
+//! in-process queue and, with `--queue`, on Redis. `host/benches/peers/run.sh queue` runs
+//! the drain beside BullMQ's. When `redis-benchmark` is on PATH it runs XADD against the
+//! same Redis in the same run, with a field as large as one of our job payloads, so the
+//! figures have their anchor beside them.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -73,6 +74,10 @@ pub struct BackendFigures {
     /// On Redis: the server's XREADGROUP and XACK calls during the drain (`INFO
     /// commandstats` before and after; other clients of the server add theirs).
     pub drain_redis_calls: Option<DrainCalls>,
+    /// The same drain asking the tiers in priority order again before every job, as a
+    /// dispatcher does that re-checks the higher tiers after each job: on Redis every
+    /// empty higher tier costs a read per job.
+    pub drain_asking_every_tier_jobs_per_second: f64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -185,7 +190,13 @@ async fn measure_backend(url: Option<&str>, sizes: Sizes, gaps_per_job: usize) -
     let outcome = measure_queue(&queue, url, sizes, gaps_per_job).await;
     // Delete the benchmark's keys even when a measurement failed.
     queue.purge().await?;
-    let Measured { single_submit_us, bulk_rounds, drain_jobs_per_second, drain_redis_calls } = outcome?;
+    let Measured {
+        single_submit_us,
+        bulk_rounds,
+        drain_jobs_per_second,
+        drain_redis_calls,
+        drain_asking_every_tier_jobs_per_second,
+    } = outcome?;
     let mut sorted_rounds = bulk_rounds.clone();
     sorted_rounds.sort_by(f64::total_cmp);
     Ok(BackendFigures {
@@ -196,6 +207,7 @@ async fn measure_backend(url: Option<&str>, sizes: Sizes, gaps_per_job: usize) -
         bulk_rounds_jobs_per_second: bulk_rounds,
         drain_jobs_per_second,
         drain_redis_calls,
+        drain_asking_every_tier_jobs_per_second,
     })
 }
 
@@ -204,6 +216,7 @@ struct Measured {
     bulk_rounds: Vec<f64>,
     drain_jobs_per_second: f64,
     drain_redis_calls: Option<DrainCalls>,
+    drain_asking_every_tier_jobs_per_second: f64,
 }
 
 async fn measure_queue(
@@ -235,8 +248,8 @@ async fn measure_queue(
 
     // Drain: `drain` jobs queued in bulk (not timed), then one consumer takes and acks them
     // one at a time, as a worker with one slot does, a tier at a time in priority order.
-    // (Asking every higher tier again before each job would time a poll of an empty
-    // stream per job, a round trip that measures the polling rather than the queue.)
+    // (Asking every higher tier again before each job times a poll of an empty stream per
+    // job as well: measured apart below.)
     queue.purge().await?;
     let drain_jobs: Vec<JobPayload> = (0..drain).map(|index| bench_job(index, gaps_per_job)).collect();
     queue.enqueue_many(&drain_jobs).await?;
@@ -265,6 +278,24 @@ async fn measure_queue(
         _ => None,
     };
 
+    // The same drain, asking the tiers in priority order before every job.
+    queue.purge().await?;
+    queue.enqueue_many(&drain_jobs).await?;
+    let started = Instant::now();
+    let mut drained = 0usize;
+    'drain: loop {
+        for tier in Tier::ALL {
+            if let Some(delivery) = queue.try_dequeue(tier).await? {
+                queue.ack(&delivery).await?;
+                drained += 1;
+                continue 'drain;
+            }
+        }
+        break;
+    }
+    let drain_asking_every_tier_jobs_per_second = drained as f64 / started.elapsed().as_secs_f64();
+    anyhow::ensure!(drained == drain, "the drain asking every tier took {drained} jobs of the {drain} queued");
+
     // Bulk: three rounds on an empty queue, jobs built beforehand (encoding is timed: it
     // is part of submitting).
     let bulk_jobs: Vec<JobPayload> = (0..bulk).map(|index| bench_job(index, gaps_per_job)).collect();
@@ -275,7 +306,13 @@ async fn measure_queue(
         queue.enqueue_many(&bulk_jobs).await?;
         rounds.push(bulk as f64 / started.elapsed().as_secs_f64());
     }
-    Ok(Measured { single_submit_us, bulk_rounds: rounds, drain_jobs_per_second, drain_redis_calls })
+    Ok(Measured {
+        single_submit_us,
+        bulk_rounds: rounds,
+        drain_jobs_per_second,
+        drain_redis_calls,
+        drain_asking_every_tier_jobs_per_second,
+    })
 }
 
 /// The server's XREADGROUP and XACK calls so far, from `INFO commandstats` (XACK inside
@@ -380,6 +417,10 @@ fn print_report(report: &QueueBenchReport) {
         );
     }
     for figures in &report.backends {
+        println!(
+            "{} drain of {} asking every tier before each job: {:.0} jobs/s",
+            figures.backend, report.drain, figures.drain_asking_every_tier_jobs_per_second
+        );
         if let Some(calls) = figures.drain_redis_calls {
             println!(
                 "{} drain of {}: {} XREADGROUP and {} XACK calls on the server",
