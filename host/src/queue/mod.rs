@@ -419,6 +419,9 @@ pub trait JobQueue: Send + Sync {
     fn enqueue_raw(&self, tier: Tier, payload: &str) -> impl Future<Output = Result<(), QueueError>> + Send;
 
     /// The next job of `tier`, or None at once when it has none. Never waits on other tiers.
+    /// Await it to the end: on Redis a read cancelled midway strands the entries Redis
+    /// delivered to it until `claim_idle` passes (`dequeue`, which is raced in `select!`,
+    /// hands its reads to a task of their own instead).
     fn try_dequeue(&self, tier: Tier) -> impl Future<Output = Result<Option<Delivery>, QueueError>> + Send;
 
     /// The next job of any of `tiers` (preferred in the given order), waiting up to

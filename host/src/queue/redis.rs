@@ -28,9 +28,10 @@
 //!   stash is confirmed still ours, its idle time reset, before it is handed out (or
 //!   dropped when another consumer took it over), so slow jobs neither hoard entries
 //!   nor run twice.
-//! - Reads, claims and ack sends run on their own tokio task that the caller awaits: a caller
-//!   cancelled mid-read (a `dequeue` raced in a `select!`) does not strand a batch that
-//!   Redis already delivered, nor forget acks it already took from the buffer.
+//! - `dequeue`'s reads and claims, and ack sends, run on their own tokio task that the
+//!   caller awaits: a `dequeue` cancelled mid-read (the workers race it in a `select!`)
+//!   does not strand a batch that Redis already delivered, nor forget acks it already took
+//!   from the buffer. `try_dequeue`, which callers await to the end, reads inline.
 //! - Abandoned entries are taken over with XAUTOCLAIM after `claim_idle`, looping on its
 //!   cursor (each call scans at most COUNT*10 entries) and resuming where the last run
 //!   stopped; the delivery count then comes from XPENDING.
@@ -240,9 +241,18 @@ impl Default for TierStash {
 struct AckBuffer {
     ids: [Vec<String>; 4],
     count: usize,
-    /// Bumped each time the buffer is taken, so a flush timer can tell that the acks it
-    /// was started for went with a read meanwhile.
-    generation: u64,
+    /// When the oldest ack in the buffer was buffered.
+    oldest: Option<Instant>,
+    /// Whether the flush timer task runs (at most one per queue; see `flush_timer`).
+    timer_running: bool,
+}
+
+/// Who waits for a read: `dequeue`, which the workers' dispatcher races in a `select!`,
+/// or `try_dequeue`, which callers await to the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Cancellable,
+    Awaited,
 }
 
 /// Acks taken from the buffer to be sent, per tier.
@@ -544,10 +554,17 @@ impl RedisQueue {
     }
 
     /// Reads up to the tier's read size of new entries into the stash, with the buffered
-    /// acks in the same round trip. Detached: see `detached`.
-    async fn read_new(&self, tier: Tier) -> Result<(), QueueError> {
-        let queue = self.clone();
-        detached(async move { queue.read_new_here(tier).await }).await
+    /// acks in the same round trip; detached (see `detached`) for a caller that may be
+    /// cancelled. (Not for every caller: handing the work to another task and back costs
+    /// two thread wake-ups when the caller is a `block_on`, more than the read itself.)
+    async fn read_new(&self, tier: Tier, caller: Caller) -> Result<(), QueueError> {
+        match caller {
+            Caller::Awaited => self.read_new_here(tier).await,
+            Caller::Cancellable => {
+                let queue = self.clone();
+                detached(async move { queue.read_new_here(tier).await }).await
+            }
+        }
     }
 
     async fn read_new_here(&self, tier: Tier) -> Result<(), QueueError> {
@@ -663,7 +680,7 @@ impl RedisQueue {
     fn take_acks(&self) -> TakenAcks {
         let mut acks = lock(&self.shared.acks);
         acks.count = 0;
-        acks.generation = acks.generation.wrapping_add(1);
+        acks.oldest = None;
         std::mem::take(&mut acks.ids)
     }
 
@@ -674,9 +691,8 @@ impl RedisQueue {
     fn put_back_acks(&self, taken: TakenAcks) {
         let limit = self.ack_limit();
         let mut given_up = 0usize;
-        let timer = {
+        let start_timer = {
             let mut acks = lock(&self.shared.acks);
-            let was_empty = acks.count == 0;
             for (index, ids) in taken.into_iter().enumerate() {
                 for id in ids {
                     if acks.count < limit {
@@ -687,7 +703,10 @@ impl RedisQueue {
                     }
                 }
             }
-            (was_empty && acks.count > 0).then_some(acks.generation)
+            if acks.count > 0 && acks.oldest.is_none() {
+                acks.oldest = Some(Instant::now());
+            }
+            acks.count > 0 && !std::mem::replace(&mut acks.timer_running, true)
         };
         if given_up > 0 {
             tracing::warn!(
@@ -695,8 +714,8 @@ impl RedisQueue {
                 "acks could not be sent and the buffer is full; those jobs will be delivered again"
             );
         }
-        if let Some(generation) = timer {
-            self.spawn_flush_timer(generation, ACK_RETRY_DELAY);
+        if start_timer {
+            self.spawn_flush_timer();
         }
     }
 
@@ -741,34 +760,64 @@ impl RedisQueue {
         }
     }
 
-    /// Sends the acks of buffer generation `generation` after `delay`, unless a read
-    /// carried them meanwhile. The task holds the queue, so dropping the last handle
-    /// still sends them; only the process ending first loses them (their jobs then come
-    /// back after `claim_idle`).
-    fn spawn_flush_timer(&self, generation: u64, delay: Duration) {
+    /// Starts the flush timer task; the caller has set `timer_running`.
+    fn spawn_flush_timer(&self) {
         let queue = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            if lock(&queue.shared.acks).generation != generation {
-                return;
-            }
-            if let Err(error) = queue.send_acks().await {
-                tracing::warn!(%error, "could not send buffered acks; retrying");
-            }
-        });
+        tokio::spawn(async move { queue.flush_timer().await });
+    }
+
+    /// Sends the buffered acks once the oldest has waited `ACK_FLUSH_DELAY` without a read
+    /// to carry it, and ends when the buffer is empty at a look. One such task at a time,
+    /// started by the first ack it finds none running: an ack into an empty buffer, once
+    /// per batch while a consumer drains, must not cost a task and a thread wake-up of its
+    /// own. The task holds the queue, so dropping the last handle still sends the acks;
+    /// only the process ending first loses them (their jobs then come back after
+    /// `claim_idle`).
+    async fn flush_timer(&self) {
+        let mut wait = ACK_FLUSH_DELAY;
+        loop {
+            tokio::time::sleep(wait).await;
+            let due_in = {
+                let mut acks = lock(&self.shared.acks);
+                match acks.oldest {
+                    None => {
+                        acks.timer_running = false;
+                        return;
+                    }
+                    Some(oldest) => ACK_FLUSH_DELAY.saturating_sub(oldest.elapsed()),
+                }
+            };
+            wait = if !due_in.is_zero() {
+                due_in
+            } else {
+                match self.send_acks().await {
+                    Ok(()) => ACK_FLUSH_DELAY,
+                    Err(error) => {
+                        tracing::warn!(%error, "could not send buffered acks; retrying");
+                        ACK_RETRY_DELAY
+                    }
+                }
+            };
+        }
     }
 
     /// Takes over entries of `tier` idle for `claim_idle` (their consumer presumed dead)
     /// into the stash, if a run is due. Resumes the XAUTOCLAIM cursor of the last run, so
-    /// a long pending list is scanned across runs with bounded work per run. Detached
-    /// (see `detached`): a claimed entry reaches the stash even if the caller is gone.
-    async fn reclaim_if_due(&self, tier: Tier) -> Result<(), QueueError> {
+    /// a long pending list is scanned across runs with bounded work per run. Detached for
+    /// a cancellable caller (see `detached`): a claimed entry reaches the stash even if the
+    /// caller is gone.
+    async fn reclaim_if_due(&self, tier: Tier, caller: Caller) -> Result<(), QueueError> {
         let due = lock(&self.shared.reclaim)[tier_index(tier)].due <= Instant::now();
         if !due {
             return Ok(());
         }
-        let queue = self.clone();
-        detached(async move { queue.reclaim_here(tier).await }).await
+        match caller {
+            Caller::Awaited => self.reclaim_here(tier).await,
+            Caller::Cancellable => {
+                let queue = self.clone();
+                detached(async move { queue.reclaim_here(tier).await }).await
+            }
+        }
     }
 
     async fn reclaim_here(&self, tier: Tier) -> Result<(), QueueError> {
@@ -896,6 +945,32 @@ impl RedisQueue {
         Ok(moved == 1)
     }
 
+    /// The next job of `tier`: from the stash, else a reclaimed one if a reclaim is due,
+    /// else from a new read; None when the tier has none.
+    async fn take_next(&self, tier: Tier, caller: Caller) -> Result<Option<Delivery>, QueueError> {
+        loop {
+            let entry = match self.next_stashed(tier).await? {
+                Some(entry) => entry,
+                None => {
+                    self.reclaim_if_due(tier, caller).await?;
+                    match self.next_stashed(tier).await? {
+                        Some(entry) => entry,
+                        None => {
+                            self.read_new(tier, caller).await?;
+                            match self.next_stashed(tier).await? {
+                                Some(entry) => entry,
+                                None => return Ok(None),
+                            }
+                        }
+                    }
+                }
+            };
+            if let Some(delivery) = self.hand_out(tier, entry).await? {
+                return Ok(Some(delivery));
+            }
+        }
+    }
+
     /// One blocking XREADGROUP over the given tiers' streams, for at most `block`; what
     /// arrives goes to the stash. One entry per stream (no batch): the caller may be
     /// cancelled while it waits (see `JobQueue::dequeue`), and what Redis delivered to a
@@ -972,27 +1047,7 @@ impl JobQueue for RedisQueue {
     }
 
     async fn try_dequeue(&self, tier: Tier) -> Result<Option<Delivery>, QueueError> {
-        loop {
-            let entry = match self.next_stashed(tier).await? {
-                Some(entry) => entry,
-                None => {
-                    self.reclaim_if_due(tier).await?;
-                    match self.next_stashed(tier).await? {
-                        Some(entry) => entry,
-                        None => {
-                            self.read_new(tier).await?;
-                            match self.next_stashed(tier).await? {
-                                Some(entry) => entry,
-                                None => return Ok(None),
-                            }
-                        }
-                    }
-                }
-            };
-            if let Some(delivery) = self.hand_out(tier, entry).await? {
-                return Ok(Some(delivery));
-            }
-        }
+        self.take_next(tier, Caller::Awaited).await
     }
 
     async fn dequeue(&self, tiers: &[Tier], timeout: Duration) -> Result<Option<Delivery>, QueueError> {
@@ -1001,7 +1056,7 @@ impl JobQueue for RedisQueue {
         let slice = (self.options().claim_idle / 4).clamp(Duration::from_millis(10), LONGEST_BLOCK);
         loop {
             for &tier in tiers {
-                if let Some(delivery) = self.try_dequeue(tier).await? {
+                if let Some(delivery) = self.take_next(tier, Caller::Cancellable).await? {
                     return Ok(Some(delivery));
                 }
             }
@@ -1016,17 +1071,20 @@ impl JobQueue for RedisQueue {
     async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
         // Buffered: sent with the next read, by the timer, or now when the buffer is full.
         // No await before the buffer holds it, so an ack is never half taken.
-        let (full, timer) = {
+        let (full, start_timer) = {
             let mut acks = lock(&self.shared.acks);
             acks.ids[tier_index(delivery.tier)].push(delivery.entry_id.clone());
             acks.count = acks.count.saturating_add(1);
-            (acks.count >= self.ack_limit(), (acks.count == 1).then_some(acks.generation))
+            if acks.oldest.is_none() {
+                acks.oldest = Some(Instant::now());
+            }
+            (acks.count >= self.ack_limit(), !std::mem::replace(&mut acks.timer_running, true))
         };
+        if start_timer {
+            self.spawn_flush_timer();
+        }
         if full {
             return self.flush_acks().await;
-        }
-        if let Some(generation) = timer {
-            self.spawn_flush_timer(generation, ACK_FLUSH_DELAY);
         }
         Ok(())
     }
