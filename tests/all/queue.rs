@@ -3,15 +3,28 @@
 //! deleted at the end even when the test fails. A restart test starts its own
 //! `redis-server` with `appendonly yes` and kills it with SIGKILL.
 //!
+//! Then what batched reads and buffered acks put at risk on Redis: a batch read but not
+//! handed out is reclaimed when its consumer dies; acks still in the buffer when a
+//! consumer is killed come back as re-deliveries that leave the store and the ledger
+//! exact; and a drain costs one read (carrying the acks) per batch, counted with the
+//! server's `INFO commandstats` on a Redis of the test's own.
+//!
 //! Waits use generous timeouts only so a broken queue fails instead of hanging; nothing
 //! asserts on how long anything took.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, TimeZone as _, Utc};
 use tickstock::plan::{Gap, Tier, Timeframe};
-use tickstock::queue::{JobPayload, JobQueue, NackOutcome, Queue, QueueError, QueueOptions, new_job_id};
+use tickstock::provider::synthetic::synthetic_bars;
+use tickstock::provider::{FetchFuture, FetchRequest, Provider};
+use tickstock::queue::{
+    DEFAULT_READ_BATCH, JobPayload, JobQueue, NackOutcome, Queue, QueueError, QueueOptions, new_job_id,
+};
+use tickstock::store::{BarSelection, JobRef, JobState, LedgerJob, NewLoad, Store};
+use tickstock::worker::{WorkerContext, WorkerOptions};
 
 use crate::support;
 
@@ -121,6 +134,7 @@ on_both_backends!(
     bulk_enqueue_of_several_chunks_keeps_every_job,
     a_consumer_retires_only_once_it_holds_no_job,
     a_purged_queue_is_empty_and_still_usable,
+    a_batch_read_but_not_handed_out_is_reclaimed_once_its_consumer_dies,
 );
 
 async fn every_tier_round_trips_through_enqueue_dequeue_ack(backend: Backend) {
@@ -433,6 +447,60 @@ async fn a_purged_queue_is_empty_and_still_usable(backend: Backend) {
     queue.ack(&delivery).await.unwrap();
 }
 
+async fn a_batch_read_but_not_handed_out_is_reclaimed_once_its_consumer_dies(backend: Backend) {
+    // A claim_idle of 2 s: a consumer's read size doubles only when its reads come within
+    // claim_idle / 8 (250 ms) of each other, which a busy machine still manages; the
+    // survivor then waits 2 s for the reclaim.
+    let options = QueueOptions { claim_idle: Duration::from_secs(2), ..test_options() };
+    let Some(fixture) = Fixture::open(backend, options).await else { return };
+    let survivor = &fixture.queue;
+    let jobs: Vec<JobPayload> = (0..40).map(|index| job(Tier::Normal, &format!("BATCH{index}"))).collect();
+    survivor.enqueue_many(&jobs).await.unwrap();
+
+    let (handed_out, held) = {
+        let doomed = survivor.another_consumer().await.unwrap();
+        let mut handed_out = HashSet::new();
+        // On Redis, take jobs until the doomed consumer holds more than it handed out: the
+        // rest of its last read, waiting in its stash and pending in Redis. The in-process
+        // queue has no stash: what it holds is what it handed out.
+        let held = loop {
+            let delivery = doomed.try_dequeue(Tier::Normal).await.unwrap().expect("a job");
+            assert_eq!(delivery.deliveries, 1);
+            handed_out.insert(delivery.job.id.clone());
+            let held = survivor.status().await.unwrap().tier(Tier::Normal).in_flight;
+            match backend {
+                Backend::InProcess if handed_out.len() == 5 => break held,
+                Backend::InProcess => assert_eq!(held, handed_out.len() as u64),
+                Backend::Redis if held > handed_out.len() as u64 => break held,
+                Backend::Redis => assert!(handed_out.len() < 20, "no read of more than one job in 20 dequeues"),
+            }
+        };
+        // The consumer dies: it and its deliveries are dropped without ack or nack.
+        (handed_out, held)
+    };
+
+    // The survivor gets every job exactly once: at once those nobody read, after
+    // claim_idle those the dead consumer held, handed out or not, as second deliveries.
+    let mut deliveries_seen: HashMap<String, u32> = HashMap::new();
+    within("draining", async {
+        while deliveries_seen.len() < jobs.len() {
+            let delivery = survivor.dequeue(&[Tier::Normal], PATIENCE).await.unwrap().expect("every job");
+            let id = delivery.job.id.clone();
+            assert!(deliveries_seen.insert(id.clone(), delivery.deliveries).is_none(), "{id} delivered twice");
+            survivor.ack(&delivery).await.unwrap();
+        }
+    })
+    .await;
+    let expected: HashSet<String> = jobs.iter().map(|job| job.id.clone()).collect();
+    assert_eq!(deliveries_seen.keys().cloned().collect::<HashSet<_>>(), expected);
+    let redelivered: HashSet<String> =
+        deliveries_seen.iter().filter(|(_, deliveries)| **deliveries == 2).map(|(id, _)| id.clone()).collect();
+    assert!(handed_out.is_subset(&redelivered), "{handed_out:?} not all in {redelivered:?}");
+    assert_eq!(redelivered.len() as u64, held, "exactly what the dead consumer held comes back");
+    assert!(deliveries_seen.values().all(|deliveries| *deliveries <= 2), "{deliveries_seen:?}");
+    assert_eq!(survivor.status().await.unwrap().backlog(), 0);
+}
+
 /// A `redis-server` of this test's own, persisting with AOF into a temp dir, killed with
 /// SIGKILL when dropped.
 struct OwnRedis {
@@ -514,6 +582,10 @@ async fn every_job_survives_a_redis_kill_and_restart_with_appendonly() {
     for _ in 0..10 {
         queue.try_dequeue(Tier::Critical).await.unwrap().expect("a job");
     }
+    // Read in batches, more than the ten handed out may be in flight (the rest of the last
+    // read waits in the stash): all of them must survive.
+    let in_flight = queue.status().await.unwrap().tier(Tier::Critical).in_flight;
+    assert!(in_flight >= 10, "{in_flight} in flight");
     let dir_path = server.dir.clone();
     server.kill();
 
@@ -530,7 +602,7 @@ async fn every_job_survives_a_redis_kill_and_restart_with_appendonly() {
     })
     .await;
     assert_eq!(status.backlog(), 300, "{status:?}");
-    assert_eq!(status.tier(Tier::Critical).in_flight, 10, "{status:?}");
+    assert_eq!(status.tier(Tier::Critical).in_flight, in_flight, "{status:?}");
 
     let restarted = Queue::open(Some(&server.url()), options).await.unwrap();
     let mut seen = HashSet::new();
@@ -548,4 +620,228 @@ async fn every_job_survives_a_redis_kill_and_restart_with_appendonly() {
     .await;
     let expected: HashSet<String> = jobs.iter().map(|job| job.id.clone()).collect();
     assert_eq!(seen, expected);
+}
+
+/// Sessions of every job of the crash test: XNYS 2024-01-02..04.
+const CRASH_SESSIONS: u64 = 3;
+
+/// The instant every bar of the crash test is observed at, whoever fetches it: a re-run of
+/// a job then rewrites identical rows, which the store's upsert leaves alone, so the
+/// ledger's rows are exact. (With the real clock a re-run a second later rewrites each
+/// row's `written_at` and the ledger counts the rows again.)
+fn crash_observed_at() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 2, 0, 0, 0).unwrap()
+}
+
+/// Synthetic bars, always observed at `crash_observed_at`.
+#[derive(Debug)]
+struct FixedObservationProvider;
+
+impl Provider for FixedObservationProvider {
+    fn name(&self) -> String {
+        "synthetic at a fixed instant".into()
+    }
+
+    fn fetch<'a>(&'a self, request: FetchRequest<'a>) -> FetchFuture<'a> {
+        Box::pin(async move { Ok(synthetic_bars(&FetchRequest { observed_at: crash_observed_at(), ..request })) })
+    }
+}
+
+/// A consumer takes jobs, commits each one's bars with its "done" in the ledger, acks them
+/// (buffered, not yet sent) and is killed before the acks leave: its runtime is a
+/// current-thread one that stops being driven right after the last `ack` returned and is
+/// then dropped, so the timer that would send them never runs and its connections close,
+/// as a SIGKILL would leave them. The acked jobs are still pending in Redis; a worker
+/// takes them over after claim_idle and runs them again, and the store and the ledger
+/// end exact: every job done once in the ledger, every bar once, the rows not counted
+/// twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_buffered_when_a_consumer_is_killed_come_back_and_the_store_and_ledger_stay_exact() {
+    let options = QueueOptions { claim_idle: Duration::from_secs(1), ..test_options() };
+    let Some(fixture) = Fixture::open(Backend::Redis, options).await else { return };
+    let survivor = fixture.queue.clone();
+    let scratch = tempfile::tempdir().unwrap();
+    let db = scratch.path().join("bars.db").display().to_string();
+    let store = Store::open(&db).await.unwrap();
+    let registry = tickstock::plugin::Registry::with_builtins(
+        tickstock::plugin::Runtime::new(support::patient_runtime_options()).unwrap(),
+    )
+    .unwrap();
+    let first = NaiveDate::from_ymd_opt(2024, 1, 2).unwrap();
+    let last = NaiveDate::from_ymd_opt(2024, 1, 4).unwrap();
+    let sessions = registry.calendar("XNYS").unwrap().sessions(first, last).unwrap();
+    assert_eq!(sessions.len() as u64, CRASH_SESSIONS);
+
+    let load_id = "crash-load";
+    let jobs: Vec<JobPayload> = (0..12)
+        .map(|index| {
+            let gap = Gap {
+                symbol: format!("CRASH{index}"),
+                exchange: "XNYS".into(),
+                start: first,
+                end: last,
+                sessions: CRASH_SESSIONS as u32,
+            };
+            JobPayload::new(load_id, Tier::Normal, Timeframe::Daily, vec![gap])
+        })
+        .collect();
+    let ledger_jobs = jobs
+        .iter()
+        .map(|job| LedgerJob {
+            job_id: job.id.clone(),
+            tier: job.tier,
+            state: JobState::Queued,
+            parent: None,
+            symbols: 1,
+            expected_rows: CRASH_SESSIONS,
+            reason: None,
+            payload: None,
+        })
+        .collect();
+    let load = NewLoad {
+        id: load_id.into(),
+        created_at: Utc::now(),
+        plan: serde_json::json!({"jobs": jobs.len()}),
+        jobs: ledger_jobs,
+    };
+    store.record_load(&load).await.unwrap();
+    survivor.enqueue_many(&jobs).await.unwrap();
+
+    let doomed_queue = survivor.clone();
+    let doomed_db = db.clone();
+    let acked_entries: Vec<String> = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let acked = runtime.block_on(async {
+            let doomed = doomed_queue.another_consumer().await.unwrap();
+            let store = Store::open(&doomed_db).await.unwrap();
+            let mut deliveries = Vec::new();
+            for _ in 0..5 {
+                let delivery = doomed.try_dequeue(Tier::Normal).await.unwrap().expect("a job");
+                let gap = &delivery.job.gaps[0];
+                let request = FetchRequest {
+                    symbol: &gap.symbol,
+                    exchange: &gap.exchange,
+                    timeframe: delivery.job.timeframe,
+                    sessions: &sessions,
+                    observed_at: crash_observed_at(),
+                };
+                let job = JobRef { load_id, job_id: &delivery.job.id, worker: doomed.consumer_name() };
+                let written = store.write_job(&synthetic_bars(&request), job, &[]).await.unwrap();
+                assert_eq!(written.rows_written, CRASH_SESSIONS);
+                deliveries.push(delivery);
+            }
+            store.close().await;
+            // Committed, then acked: from here to the end of `block_on` nothing awaits, so
+            // nothing else on this runtime runs, the ack timer included.
+            for delivery in &deliveries {
+                doomed.ack(delivery).await.unwrap();
+            }
+            deliveries.iter().map(|delivery| delivery.entry_id.clone()).collect::<Vec<String>>()
+        });
+        // Killed: the runtime and every task on it dropped, its connections closed.
+        drop(runtime);
+        acked
+    })
+    .join()
+    .expect("the doomed consumer's thread");
+
+    // The scenario happened: five jobs are done in the ledger and acked by their consumer,
+    // yet their entries are still pending in Redis.
+    let ledger = store.load_record(load_id).await.unwrap().expect("recorded");
+    assert_eq!((ledger.total.done, ledger.total.rows_written), (5, 5 * CRASH_SESSIONS));
+    let keys = fixture._keys.as_ref().expect("a Redis fixture");
+    let mut connection =
+        redis::Client::open(keys.url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let pending: Vec<(String, String, u64, u64)> = redis::cmd("XPENDING")
+        .arg(format!("{}jobs:{}", keys.prefix, Tier::Normal.as_str()))
+        .arg("workers")
+        .arg("-")
+        .arg("+")
+        .arg(100)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let pending: HashSet<String> = pending.into_iter().map(|(entry_id, ..)| entry_id).collect();
+    assert_eq!(acked_entries.len(), 5);
+    for entry_id in &acked_entries {
+        assert!(pending.contains(entry_id), "the killed consumer's ack of {entry_id} was sent after all");
+    }
+
+    let context = WorkerContext {
+        registry: Arc::new(registry),
+        store: store.clone(),
+        provider: Arc::new(FixedObservationProvider),
+        queue: survivor.clone(),
+        counters: Default::default(),
+        observer: None,
+    };
+    let worker_options = WorkerOptions {
+        workers: 1,
+        keep_alive_every: Duration::from_millis(300),
+        summary_every: None,
+        ..WorkerOptions::default()
+    };
+    let (_shutdown_sender, shutdown) = tokio::sync::watch::channel(false);
+    let (_more_sender, no_more) = tokio::sync::watch::channel(false);
+    let summary =
+        within("the survivor's run", tickstock::worker::run_workers(context, worker_options, shutdown, no_more))
+            .await
+            .unwrap();
+    // It ran every job once: those nobody had read, and after claim_idle all the killed
+    // consumer held, the five it had committed and acked among them.
+    assert_eq!((summary.jobs_done, summary.jobs_dead), (jobs.len() as u64, 0));
+    assert_eq!(summary.rows_written, (jobs.len() as u64 - 5) * CRASH_SESSIONS, "the re-runs wrote no row");
+
+    let ledger = store.load_record(load_id).await.unwrap().unwrap();
+    assert_eq!((ledger.total.jobs, ledger.total.done, ledger.total.queued, ledger.total.dead), (12, 12, 0, 0));
+    assert_eq!(ledger.total.rows_written, 12 * CRASH_SESSIONS, "every row counted once");
+    assert_eq!(store.count_bars(&BarSelection::default()).await.unwrap(), 12 * CRASH_SESSIONS);
+    let status = survivor.status().await.unwrap();
+    assert_eq!((status.backlog(), status.tier(Tier::Normal).dead), (0, 0), "{status:?}");
+    store.close().await;
+}
+
+/// The server's calls of `command` so far (`INFO commandstats`).
+async fn server_calls(url: &str, command: &str) -> u64 {
+    let client = redis::Client::open(url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO").arg("commandstats").query_async(&mut connection).await.unwrap();
+    tickstock::bench::queue::command_calls(&info, command)
+}
+
+/// One consumer draining 2,000 jobs (try_dequeue, ack, next) reads them in batches of
+/// `DEFAULT_READ_BATCH` after a slow start (1, 2, 4, ...), and its acks ride with the
+/// reads: counted on a Redis of the test's own, where no other client adds calls. Without
+/// batching it would be 2,000 reads and 2,000 XACKs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_reads_in_batches_and_sends_its_acks_with_the_reads() {
+    if support::redis_url().is_none() {
+        return;
+    }
+    let server = support::OwnRedis::start();
+    let url = server.url();
+    // A long claim_idle: the read size doubles while reads come within claim_idle / 8.
+    let options =
+        QueueOptions { key_prefix: "batches:".into(), claim_idle: Duration::from_secs(300), ..QueueOptions::default() };
+    let queue = Queue::open(Some(&url), options).await.unwrap();
+    let jobs: Vec<JobPayload> = (0..2000).map(|index| job(Tier::Normal, &format!("D{index}"))).collect();
+    queue.enqueue_many(&jobs).await.unwrap();
+
+    let (reads_before, acks_before) = (server_calls(&url, "xreadgroup").await, server_calls(&url, "xack").await);
+    let mut seen = HashSet::new();
+    while let Some(delivery) = queue.try_dequeue(Tier::Normal).await.unwrap() {
+        assert!(seen.insert(delivery.job.id.clone()), "{} twice", delivery.job.id);
+        queue.ack(&delivery).await.unwrap();
+    }
+    let reads = server_calls(&url, "xreadgroup").await.checked_sub(reads_before).expect("counts only grow");
+    let acks = server_calls(&url, "xack").await.checked_sub(acks_before).expect("counts only grow");
+    assert_eq!(seen.len(), jobs.len());
+    assert_eq!(queue.status().await.unwrap().backlog(), 0, "every ack reached Redis");
+
+    // Five slow-start reads (1 + 2 + 4 + 8 + 16), 62 of 32 and the read that finds none: 68.
+    let batches = jobs.len().div_ceil(DEFAULT_READ_BATCH) as u64;
+    assert!(reads <= batches + 8, "{reads} XREADGROUP calls for {} jobs", jobs.len());
+    // An XACK per read that carried acks, and one per flush of the 10 ms timer, which
+    // fires only when the loop stalls for 10 ms between an ack and the next read.
+    assert!(acks <= jobs.len() as u64 / 4, "{acks} XACK calls for {} jobs", jobs.len());
 }

@@ -1,9 +1,12 @@
 //! `tickstock bench queue`: job submission speed, the README's "job submission" row.
 //! Single submits (one `enqueue` awaited at a time: latency percentiles), bulk submits
-//! (`enqueue_many`: jobs/s) and a single consumer's drain (`try_dequeue` + `ack`: jobs/s),
-//! on the in-process queue and, with `--queue`, on Redis. When `redis-benchmark` is on
-//! PATH it runs XADD against the same Redis in the same run, with a field as large as one
-//! of our job payloads, so the figures have their anchor beside them.
+//! (`enqueue_many`: jobs/s) and a single consumer's drain of jobs queued in bulk
+//! (`try_dequeue` + `ack` one job at a time: jobs/s, and on Redis how many reads and ack
+//! commands the server saw; then the same drain asking every tier before each job), on the
+//! in-process queue and, with `--queue`, on Redis. `host/benches/peers/run.sh queue` runs
+//! the drain beside BullMQ's. When `redis-benchmark` is on PATH it runs XADD against the
+//! same Redis in the same run, with a field as large as one of our job payloads, so the
+//! figures have their anchor beside them.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -28,6 +31,9 @@ pub struct QueueBenchArgs {
     /// Jobs per bulk submit; each bulk figure is the median of three rounds.
     #[arg(long, default_value_t = 100_000)]
     pub bulk: usize,
+    /// Jobs queued in bulk, then drained by one consumer (dequeue, ack, next).
+    #[arg(long, default_value_t = 10_000)]
+    pub drain: usize,
     /// Gaps (symbols) per job: the payload size.
     #[arg(long, default_value_t = 1)]
     pub gaps_per_job: usize,
@@ -44,6 +50,7 @@ pub struct QueueBenchArgs {
 pub struct QueueBenchReport {
     pub singles: usize,
     pub bulk: usize,
+    pub drain: usize,
     pub gaps_per_job: usize,
     /// Encoded size of one job payload.
     pub job_bytes: usize,
@@ -61,8 +68,22 @@ pub struct BackendFigures {
     /// Median of three `enqueue_many` rounds of `bulk` jobs, one connection.
     pub bulk_submit_jobs_per_second: f64,
     pub bulk_rounds_jobs_per_second: Vec<f64>,
-    /// One consumer, `try_dequeue` then `ack` one job at a time, over `singles` jobs.
+    /// One consumer, `try_dequeue` then `ack` one job at a time, over `drain` jobs queued
+    /// in bulk beforehand.
     pub drain_jobs_per_second: f64,
+    /// On Redis: the server's XREADGROUP and XACK calls during the drain (`INFO
+    /// commandstats` before and after; other clients of the server add theirs).
+    pub drain_redis_calls: Option<DrainCalls>,
+    /// The same drain asking the tiers in priority order again before every job, as a
+    /// dispatcher does that re-checks the higher tiers after each job: on Redis every
+    /// empty higher tier costs a read per job.
+    pub drain_asking_every_tier_jobs_per_second: f64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DrainCalls {
+    pub xreadgroup: u64,
+    pub xack: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -106,17 +127,32 @@ pub fn run(args: QueueBenchArgs) -> anyhow::Result<()> {
 }
 
 async fn measure(args: &QueueBenchArgs, redis_url: Option<&str>) -> anyhow::Result<QueueBenchReport> {
-    let singles = args.singles.max(1);
-    let bulk = args.bulk.max(1);
+    let sizes = Sizes { singles: args.singles.max(1), bulk: args.bulk.max(1), drain: args.drain.max(1) };
     let sample = bench_job(0, args.gaps_per_job);
     let job_bytes = sample.encode()?.len();
-    let mut backends = vec![measure_backend(None, singles, bulk, args.gaps_per_job).await?];
+    let mut backends = vec![measure_backend(None, sizes, args.gaps_per_job).await?];
     let mut redis_benchmark = Vec::new();
     if let Some(url) = redis_url {
-        backends.push(measure_backend(Some(url), singles, bulk, args.gaps_per_job).await?);
+        backends.push(measure_backend(Some(url), sizes, args.gaps_per_job).await?);
         redis_benchmark = run_redis_benchmark(url, job_bytes, args.redis_benchmark_requests.max(10))?;
     }
-    Ok(QueueBenchReport { singles, bulk, gaps_per_job: args.gaps_per_job, job_bytes, backends, redis_benchmark })
+    Ok(QueueBenchReport {
+        singles: sizes.singles,
+        bulk: sizes.bulk,
+        drain: sizes.drain,
+        gaps_per_job: args.gaps_per_job,
+        job_bytes,
+        backends,
+        redis_benchmark,
+    })
+}
+
+/// How many jobs each measurement uses.
+#[derive(Debug, Clone, Copy)]
+struct Sizes {
+    singles: usize,
+    bulk: usize,
+    drain: usize,
 }
 
 fn bench_job(index: usize, gaps_per_job: usize) -> JobPayload {
@@ -134,16 +170,12 @@ fn bench_job(index: usize, gaps_per_job: usize) -> JobPayload {
     JobPayload::new("bench", Tier::ALL[index % 4], Timeframe::Daily, gaps)
 }
 
-async fn measure_backend(
-    url: Option<&str>,
-    singles: usize,
-    bulk: usize,
-    gaps_per_job: usize,
-) -> anyhow::Result<BackendFigures> {
+async fn measure_backend(url: Option<&str>, sizes: Sizes, gaps_per_job: usize) -> anyhow::Result<BackendFigures> {
+    let room = sizes.bulk.max(sizes.drain).saturating_add(sizes.singles.saturating_mul(2));
     let options = QueueOptions {
         key_prefix: format!("tickstock-bench:{}:", new_job_id()),
         // Room for everything: this measures submission, not backpressure.
-        max_backlog: (bulk + singles * 2) as u64,
+        max_backlog: u64::try_from(room).unwrap_or(u64::MAX),
         ..QueueOptions::default()
     };
     let queue = Queue::open(url, options)
@@ -155,10 +187,16 @@ async fn measure_backend(
             .map(|client| client.get_connection_info().addr().to_string()),
         Queue::Memory(_) => None,
     };
-    let outcome = measure_queue(&queue, singles, bulk, gaps_per_job).await;
+    let outcome = measure_queue(&queue, url, sizes, gaps_per_job).await;
     // Delete the benchmark's keys even when a measurement failed.
     queue.purge().await?;
-    let (single_submit_us, bulk_rounds, drain_jobs_per_second) = outcome?;
+    let Measured {
+        single_submit_us,
+        bulk_rounds,
+        drain_jobs_per_second,
+        drain_redis_calls,
+        drain_asking_every_tier_jobs_per_second,
+    } = outcome?;
     let mut sorted_rounds = bulk_rounds.clone();
     sorted_rounds.sort_by(f64::total_cmp);
     Ok(BackendFigures {
@@ -168,15 +206,26 @@ async fn measure_backend(
         bulk_submit_jobs_per_second: sorted_rounds[sorted_rounds.len() / 2],
         bulk_rounds_jobs_per_second: bulk_rounds,
         drain_jobs_per_second,
+        drain_redis_calls,
+        drain_asking_every_tier_jobs_per_second,
     })
+}
+
+struct Measured {
+    single_submit_us: Percentiles,
+    bulk_rounds: Vec<f64>,
+    drain_jobs_per_second: f64,
+    drain_redis_calls: Option<DrainCalls>,
+    drain_asking_every_tier_jobs_per_second: f64,
 }
 
 async fn measure_queue(
     queue: &Queue,
-    singles: usize,
-    bulk: usize,
+    url: Option<&str>,
+    sizes: Sizes,
     gaps_per_job: usize,
-) -> anyhow::Result<(Percentiles, Vec<f64>, f64)> {
+) -> anyhow::Result<Measured> {
+    let Sizes { singles, bulk, drain } = sizes;
     // Single submits: warm-up (connection, script cache, allocator), then timed one by one.
     let warm_up: Vec<JobPayload> = (0..singles / 10 + 1).map(|index| bench_job(index, gaps_per_job)).collect();
     for job in &warm_up {
@@ -197,23 +246,55 @@ async fn measure_queue(
         max: percentile(&latencies, 1.0),
     };
 
-    // Drain what the single submits queued: one consumer, dequeue + ack per job.
+    // Drain: `drain` jobs queued in bulk (not timed), then one consumer takes and acks them
+    // one at a time, as a worker with one slot does, a tier at a time in priority order.
+    // (Asking every higher tier again before each job times a poll of an empty stream per
+    // job as well: measured apart below.)
+    queue.purge().await?;
+    let drain_jobs: Vec<JobPayload> = (0..drain).map(|index| bench_job(index, gaps_per_job)).collect();
+    queue.enqueue_many(&drain_jobs).await?;
+    let calls_before = match url {
+        Some(url) => Some(redis_calls(url).await?),
+        None => None,
+    };
+    let started = Instant::now();
+    let mut drained = 0usize;
+    for tier in Tier::ALL {
+        while let Some(delivery) = queue.try_dequeue(tier).await? {
+            queue.ack(&delivery).await?;
+            drained += 1;
+        }
+    }
+    let drain_jobs_per_second = drained as f64 / started.elapsed().as_secs_f64();
+    anyhow::ensure!(drained == drain, "the drain took {drained} jobs of the {drain} queued");
+    let drain_redis_calls = match (url, calls_before) {
+        (Some(url), Some(before)) => {
+            let after = redis_calls(url).await?;
+            Some(DrainCalls {
+                xreadgroup: after.xreadgroup.saturating_sub(before.xreadgroup),
+                xack: after.xack.saturating_sub(before.xack),
+            })
+        }
+        _ => None,
+    };
+
+    // The same drain, asking the tiers in priority order before every job.
+    queue.purge().await?;
+    queue.enqueue_many(&drain_jobs).await?;
     let started = Instant::now();
     let mut drained = 0usize;
     'drain: loop {
         for tier in Tier::ALL {
-            match queue.try_dequeue(tier).await? {
-                Some(delivery) => {
-                    queue.ack(&delivery).await?;
-                    drained += 1;
-                    continue 'drain;
-                }
-                None => continue,
+            if let Some(delivery) = queue.try_dequeue(tier).await? {
+                queue.ack(&delivery).await?;
+                drained += 1;
+                continue 'drain;
             }
         }
         break;
     }
-    let drain_jobs_per_second = drained as f64 / started.elapsed().as_secs_f64();
+    let drain_asking_every_tier_jobs_per_second = drained as f64 / started.elapsed().as_secs_f64();
+    anyhow::ensure!(drained == drain, "the drain asking every tier took {drained} jobs of the {drain} queued");
 
     // Bulk: three rounds on an empty queue, jobs built beforehand (encoding is timed: it
     // is part of submitting).
@@ -225,7 +306,32 @@ async fn measure_queue(
         queue.enqueue_many(&bulk_jobs).await?;
         rounds.push(bulk as f64 / started.elapsed().as_secs_f64());
     }
-    Ok((single_submit_us, rounds, drain_jobs_per_second))
+    Ok(Measured {
+        single_submit_us,
+        bulk_rounds: rounds,
+        drain_jobs_per_second,
+        drain_redis_calls,
+        drain_asking_every_tier_jobs_per_second,
+    })
+}
+
+/// The server's XREADGROUP and XACK calls so far, from `INFO commandstats` (XACK inside
+/// MULTI/EXEC counts too).
+async fn redis_calls(url: &str) -> anyhow::Result<DrainCalls> {
+    let client = redis::Client::open(url)?;
+    let mut connection = client.get_multiplexed_async_connection().await?;
+    let info: String = redis::cmd("INFO").arg("commandstats").query_async(&mut connection).await?;
+    Ok(DrainCalls { xreadgroup: command_calls(&info, "xreadgroup"), xack: command_calls(&info, "xack") })
+}
+
+/// `calls=` of `cmdstat_<command>` in an `INFO commandstats` reply; 0 when absent.
+pub fn command_calls(info: &str, command: &str) -> u64 {
+    let prefix = format!("cmdstat_{command}:");
+    info.lines()
+        .find_map(|line| line.trim().strip_prefix(prefix.as_str()))
+        .and_then(|stats| stats.split(',').find_map(|field| field.strip_prefix("calls=")))
+        .and_then(|calls| calls.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The sample at fraction `at` of sorted `samples`, in microseconds.
@@ -290,8 +396,8 @@ fn run_redis_benchmark(url: &str, job_bytes: usize, requests: usize) -> anyhow::
 
 fn print_report(report: &QueueBenchReport) {
     println!(
-        "job payload: {} bytes ({} gap(s)); {} single submits, bulk of {}",
-        report.job_bytes, report.gaps_per_job, report.singles, report.bulk
+        "job payload: {} bytes ({} gap(s)); {} single submits, bulk of {}, drain of {}",
+        report.job_bytes, report.gaps_per_job, report.singles, report.bulk, report.drain
     );
     println!(
         "{:<12} {:<20} {:>10} {:>10} {:>10} {:>10} {:>14} {:>12}",
@@ -309,6 +415,18 @@ fn print_report(report: &QueueBenchReport) {
             figures.bulk_submit_jobs_per_second,
             figures.drain_jobs_per_second,
         );
+    }
+    for figures in &report.backends {
+        println!(
+            "{} drain of {} asking every tier before each job: {:.0} jobs/s",
+            figures.backend, report.drain, figures.drain_asking_every_tier_jobs_per_second
+        );
+        if let Some(calls) = figures.drain_redis_calls {
+            println!(
+                "{} drain of {}: {} XREADGROUP and {} XACK calls on the server",
+                figures.backend, report.drain, calls.xreadgroup, calls.xack
+            );
+        }
     }
     for figure in &report.redis_benchmark {
         println!(

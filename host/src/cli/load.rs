@@ -379,6 +379,7 @@ impl QueueArgs {
             max_deliveries: self.max_deliveries.max(1),
             max_backlog: self.max_pending.max(1),
             consumer_name: None,
+            read_batch: crate::queue::DEFAULT_READ_BATCH,
         }
     }
 

@@ -6,7 +6,8 @@
 //!
 //! - **At least once.** A delivered job stays "in flight" until `ack`; a worker acks only
 //!   after the store committed the job's transaction. A job whose worker died (no ack, no
-//!   nack) is handed out again once it has been idle for `claim_idle`.
+//!   nack) is handed out again once it has been idle for `claim_idle`, and so is one whose
+//!   ack the Redis queue had buffered but not sent when its process died.
 //! - **Tiers are separate queues.** `try_dequeue(tier)` never waits on another tier, so a
 //!   dispatcher can do weighted-fair selection and per-tier caps itself; `dequeue(tiers,
 //!   timeout)` waits for the first job of any of the given tiers, preferring them in order.
@@ -222,7 +223,23 @@ pub struct QueueOptions {
     pub max_backlog: u64,
     /// This process's consumer name; None = `unique_consumer_name()`.
     pub consumer_name: Option<String>,
+    /// Most entries one read takes from a tier's stream (Redis `XREADGROUP ... COUNT`),
+    /// 1..=`MAX_READ_BATCH`; the ones beyond the first wait in this consumer's stash. A
+    /// consumer starts at one and doubles while it drains its reads quickly, so a worker
+    /// of slow jobs does not hold entries others could run. Acks are buffered up to twice
+    /// this many and sent with the next read. Ignored by the in-process queue.
+    pub read_batch: usize,
 }
+
+/// Largest `QueueOptions::read_batch`: one read's reply stays well under a megabyte of
+/// typical payloads, and the acks buffered meanwhile (twice as many) are what a crash
+/// makes another consumer run again.
+pub const MAX_READ_BATCH: usize = 1024;
+
+/// The default `QueueOptions::read_batch`: enough to make the round trip a small share of
+/// a job's cost (32 jobs per read and ack pipeline), small enough that a crashed
+/// consumer leaves little to re-run.
+pub const DEFAULT_READ_BATCH: usize = 32;
 
 impl Default for QueueOptions {
     fn default() -> Self {
@@ -232,6 +249,7 @@ impl Default for QueueOptions {
             max_deliveries: 5,
             max_backlog: 50_000,
             consumer_name: None,
+            read_batch: DEFAULT_READ_BATCH,
         }
     }
 }
@@ -401,6 +419,9 @@ pub trait JobQueue: Send + Sync {
     fn enqueue_raw(&self, tier: Tier, payload: &str) -> impl Future<Output = Result<(), QueueError>> + Send;
 
     /// The next job of `tier`, or None at once when it has none. Never waits on other tiers.
+    /// Await it to the end: on Redis a read cancelled midway strands the entries Redis
+    /// delivered to it until `claim_idle` passes (`dequeue`, which is raced in `select!`,
+    /// hands its reads to a task of their own instead).
     fn try_dequeue(&self, tier: Tier) -> impl Future<Output = Result<Option<Delivery>, QueueError>> + Send;
 
     /// The next job of any of `tiers` (preferred in the given order), waiting up to
@@ -414,7 +435,11 @@ pub trait JobQueue: Send + Sync {
         timeout: Duration,
     ) -> impl Future<Output = Result<Option<Delivery>, QueueError>> + Send;
 
-    /// The job is done (its store transaction committed): remove it for good.
+    /// The job is done (its store transaction committed): remove it for good. The Redis
+    /// queue buffers the ack and sends it with its next read, or within
+    /// `redis::ACK_FLUSH_DELAY` (this handle's `status` and `retire` send it first); a
+    /// crash before then re-delivers the job after `claim_idle`, as any crash between
+    /// commit and ack does, and the idempotent store makes that harmless.
     fn ack(&self, delivery: &Delivery) -> impl Future<Output = Result<(), QueueError>> + Send;
 
     /// The attempt failed transiently: queue the job again with `error` as its last error,

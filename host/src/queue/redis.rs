@@ -16,6 +16,22 @@
 //! - Blocking reads (XREADGROUP BLOCK) run on their own connection, with a response
 //!   timeout above the BLOCK time (redis-rs 1.x's default 500 ms would fail them), so
 //!   they never stall enqueues and acks on the command connection.
+//! - One round trip per batch while a consumer drains: a read takes up to
+//!   `QueueOptions::read_batch` entries of a tier (XREADGROUP COUNT) into the per-tier
+//!   stash, and `ack` only buffers the entry id; the buffered acks travel in the same
+//!   MULTI/EXEC as the next read (XACK then XDEL, each ack as atomic as a lone one), or a
+//!   timer sends them `ACK_FLUSH_DELAY` after the first, or `status`/`retire` do. Stashed
+//!   entries are pending in Redis like any delivered one, so a consumer that dies with
+//!   a full stash or unsent acks leaves them to be taken over after `claim_idle`: at
+//!   least once, never lost. The read size starts at one and doubles only while full
+//!   reads are drained quickly, and an entry that waited a third of `claim_idle` in the
+//!   stash is confirmed still ours, its idle time reset, before it is handed out (or
+//!   dropped when another consumer took it over), so slow jobs neither hoard entries
+//!   nor run twice.
+//! - `dequeue`'s reads and claims, and ack sends, run on their own tokio task that the
+//!   caller awaits: a `dequeue` cancelled mid-read (the workers race it in a `select!`)
+//!   does not strand a batch that Redis already delivered, nor forget acks it already took
+//!   from the buffer. `try_dequeue`, which callers await to the end, reads inline.
 //! - Abandoned entries are taken over with XAUTOCLAIM after `claim_idle`, looping on its
 //!   cursor (each call scans at most COUNT*10 entries) and resuming where the last run
 //!   stopped; the delivery count then comes from XPENDING.
@@ -26,18 +42,19 @@
 //! need one hash slot).
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamRangeReply, StreamReadReply};
-use redis::{RedisError, Script, Value};
+use redis::{FromRedisValue, RedisError, Script, Value};
 use tokio::time::Instant;
 
 use super::{
-    DeadAtDequeue, DeadAtDequeueLog, DeadJob, Delivery, JobPayload, JobQueue, NackOutcome, QueueError, QueueOptions,
-    QueueStatus, TierDepth, memory::retry_payload, next_full_wait, tier_index, too_many_deliveries_reason,
-    unique_consumer_name,
+    DeadAtDequeue, DeadAtDequeueLog, DeadJob, Delivery, JobPayload, JobQueue, MAX_READ_BATCH, NackOutcome, QueueError,
+    QueueOptions, QueueStatus, TierDepth, memory::retry_payload, next_full_wait, tier_index,
+    too_many_deliveries_reason, unique_consumer_name,
 };
 use crate::plan::Tier;
 
@@ -63,6 +80,13 @@ const RECLAIM_COUNT: usize = 1;
 /// XAUTOCLAIM calls per run at most: up to 160 pending entries scanned per run; the rest
 /// of the pending list is scanned by the next runs, which are then due at once.
 const RECLAIM_CALLS_PER_RUN: usize = 16;
+/// Longest an ack waits in the buffer when no read comes to carry it: short enough that
+/// another process's producer waiting for room, or `status` on another host, sees it at
+/// once for practical purposes; long enough that a consumer draining a batch sends its
+/// acks with the next read rather than on their own.
+pub const ACK_FLUSH_DELAY: Duration = Duration::from_millis(10);
+/// Wait before sending acks again after a send failed (Redis restarting).
+const ACK_RETRY_DELAY: Duration = Duration::from_millis(500);
 
 /// KEYS[1..4]: the tier streams in `Tier::ALL` order. ARGV[1]: max backlog; then pairs of
 /// (tier number 1..4, payload). Adds as many pairs as fit, in order; returns
@@ -163,9 +187,12 @@ struct Shared {
     // process at a time; concurrent `dequeue` callers wait their turn while `try_dequeue`
     // keeps using the command connection.
     blocking: tokio::sync::Mutex<ConnectionManager>,
-    /// Entries already delivered to this consumer but not handed out yet: extra streams'
-    /// entries of a multi-stream blocking read, and reclaimed entries.
-    stash: Mutex<[VecDeque<StashedEntry>; 4]>,
+    /// Per tier, entries already delivered to this consumer but not handed out yet (the
+    /// rest of a batched read, extra streams' entries of a multi-stream blocking read,
+    /// reclaimed entries) and the size of the next read.
+    stash: Mutex<[TierStash; 4]>,
+    /// Acks not sent to Redis yet.
+    acks: Mutex<AckBuffer>,
     /// Per tier: the XAUTOCLAIM cursor to resume from, and when the next run is due.
     reclaim: Mutex<[ReclaimState; 4]>,
     scripts: Scripts,
@@ -188,7 +215,48 @@ struct StashedEntry {
     payload: Option<String>,
     last_error: Option<String>,
     times_delivered: u32,
+    /// When the read or claim that delivered it was sent: Redis's idle time of the entry
+    /// is at most the time since.
+    read_at: Instant,
 }
+
+#[derive(Debug)]
+struct TierStash {
+    entries: VecDeque<StashedEntry>,
+    /// COUNT of the next read, 1..=read_batch.
+    read_size: usize,
+    /// When the last read was sent, and whether it came back full: the next read doubles
+    /// only after a full one that was drained within `claim_idle / 8`.
+    last_read: Option<(Instant, bool)>,
+}
+
+impl Default for TierStash {
+    fn default() -> Self {
+        TierStash { entries: VecDeque::new(), read_size: 1, last_read: None }
+    }
+}
+
+/// Entry ids acked by the caller but not yet by Redis, per tier.
+#[derive(Debug, Default)]
+struct AckBuffer {
+    ids: [Vec<String>; 4],
+    count: usize,
+    /// When the oldest ack in the buffer was buffered.
+    oldest: Option<Instant>,
+    /// Whether the flush timer task runs (at most one per queue; see `flush_timer`).
+    timer_running: bool,
+}
+
+/// Who waits for a read: `dequeue`, which the workers' dispatcher races in a `select!`,
+/// or `try_dequeue`, which callers await to the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Cancellable,
+    Awaited,
+}
+
+/// Acks taken from the buffer to be sent, per tier.
+type TakenAcks = [Vec<String>; 4];
 
 #[derive(Debug, Clone)]
 struct ReclaimState {
@@ -197,14 +265,38 @@ struct ReclaimState {
 }
 
 impl StashedEntry {
-    fn from_stream_entry(entry: &StreamId, times_delivered: u32) -> StashedEntry {
+    fn from_stream_entry(entry: &StreamId, times_delivered: u32, read_at: Instant) -> StashedEntry {
         StashedEntry {
             entry_id: entry.id.clone(),
             payload: entry.get("job"),
             last_error: entry.get("error"),
             times_delivered,
+            read_at,
         }
     }
+}
+
+/// Runs `work` on its own task and waits for it. Dropping the caller (a `dequeue` that
+/// lost a `select!`) then does not drop the work half done: a read Redis answered still
+/// stashes its entries for the next call, and acks taken from the buffer are still sent
+/// or put back. A panic in the work is the caller's panic.
+async fn detached<T: Send + 'static>(
+    work: impl Future<Output = Result<T, QueueError>> + Send + 'static,
+) -> Result<T, QueueError> {
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => Err(QueueError::UnexpectedReply {
+            command: "XREADGROUP/XACK",
+            detail: "the task sending it was cancelled (the runtime is shutting down)".to_string(),
+        }),
+    }
+}
+
+/// Locks a std mutex of this module: every one guards plain data, never held across an
+/// await, so a panic elsewhere cannot leave it half updated and poisoning is ignored.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The stream or its group is gone (a purge, or a Redis restart without persistence):
@@ -260,6 +352,7 @@ impl RedisQueue {
                 commands,
                 blocking: tokio::sync::Mutex::new(blocking),
                 stash: Mutex::new(Default::default()),
+                acks: Mutex::new(AckBuffer::default()),
                 reclaim: Mutex::new(std::array::from_fn(|_| ReclaimState { cursor: "0-0".to_string(), due: now })),
                 scripts: Scripts {
                     enqueue: Script::new(ENQUEUE_SCRIPT),
@@ -300,6 +393,8 @@ impl RedisQueue {
     /// names of finished processes do not pile up; false (and nothing removed) while it
     /// still holds jobs, which must be acked or taken over first.
     pub async fn retire(&self) -> Result<bool, QueueError> {
+        // Acked jobs are not in flight: send their acks before asking.
+        self.flush_acks().await?;
         let mut invocation = self.shared.scripts.retire.prepare_invoke();
         for key in &self.shared.job_keys {
             invocation.key(key);
@@ -320,7 +415,9 @@ impl RedisQueue {
     pub async fn purge(&self) -> Result<(), QueueError> {
         let mut connection = self.shared.commands.clone();
         redis::cmd("DEL").arg(self.keys()).query_async::<()>(&mut connection).await?;
-        self.shared.stash.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter_mut().for_each(VecDeque::clear);
+        lock(&self.shared.stash).iter_mut().for_each(|tier| tier.entries.clear());
+        // Their entries are gone with the streams.
+        self.take_acks();
         Ok(())
     }
 
@@ -414,55 +511,319 @@ impl RedisQueue {
         Ok(())
     }
 
-    /// Reads one new entry of `tier` without blocking.
-    async fn read_new(&self, tier: Tier) -> Result<Option<StashedEntry>, QueueError> {
+    /// Most entries one read takes, and twice that the most acks buffered.
+    fn read_batch(&self) -> usize {
+        self.options().read_batch.clamp(1, MAX_READ_BATCH)
+    }
+
+    fn ack_limit(&self) -> usize {
+        self.read_batch().saturating_mul(2)
+    }
+
+    /// The COUNT of the next read of `tier`, noting that it is sent now: double the last
+    /// one after a full read drained within `claim_idle / 8` (the caller takes entries as
+    /// fast as they come), else the same; never above `read_batch`.
+    fn next_read_size(&self, tier: Tier) -> (usize, Instant) {
+        let quickly = self.options().claim_idle / 8;
+        let now = Instant::now();
+        let mut stash = lock(&self.shared.stash);
+        let state = &mut stash[tier_index(tier)];
+        if let Some((last, true)) = state.last_read
+            && now.duration_since(last) < quickly
+        {
+            state.read_size = state.read_size.saturating_mul(2);
+        }
+        state.read_size = state.read_size.clamp(1, self.read_batch());
+        state.last_read = Some((now, false));
+        (state.read_size, now)
+    }
+
+    /// An XREADGROUP of up to `count` new entries of `tier`, without blocking.
+    fn read_command(&self, tier: Tier, count: usize) -> redis::Cmd {
         let mut command = redis::cmd("XREADGROUP");
         command
             .arg("GROUP")
             .arg(GROUP)
             .arg(&self.shared.consumer)
             .arg("COUNT")
-            .arg(1)
+            .arg(count)
             .arg("STREAMS")
             .arg(&self.shared.job_keys[tier_index(tier)])
             .arg(">");
-        let reply: Option<StreamReadReply> = match command.query_async(&mut self.connection()).await {
-            Ok(reply) => reply,
-            Err(error) if is_missing_group(&error) => {
-                self.create_groups().await?;
-                command.query_async(&mut self.connection()).await?
+        command
+    }
+
+    /// Reads up to the tier's read size of new entries into the stash, with the buffered
+    /// acks in the same round trip; detached (see `detached`) for a caller that may be
+    /// cancelled. (Not for every caller: handing the work to another task and back costs
+    /// two thread wake-ups when the caller is a `block_on`, more than the read itself.)
+    async fn read_new(&self, tier: Tier, caller: Caller) -> Result<(), QueueError> {
+        match caller {
+            Caller::Awaited => self.read_new_here(tier).await,
+            Caller::Cancellable => {
+                let queue = self.clone();
+                detached(async move { queue.read_new_here(tier).await }).await
             }
-            Err(error) => return Err(error.into()),
+        }
+    }
+
+    async fn read_new_here(&self, tier: Tier) -> Result<(), QueueError> {
+        let (count, sent_at) = self.next_read_size(tier);
+        let acks = self.take_acks();
+        // MULTI: acks, then the read. The read needs no atomicity; it rides along so the
+        // whole batch costs one round trip. Errors come back per command (ignore_errors):
+        // a missing group fails the read alone, after the acks ran.
+        let mut pipeline = redis::pipe();
+        pipeline.atomic().ignore_errors();
+        self.add_acks(&mut pipeline, &acks);
+        pipeline.add_command(self.read_command(tier, count));
+        let replies: Vec<Value> = match pipeline.query_async(&mut self.connection()).await {
+            Ok(replies) => replies,
+            Err(error) => {
+                // Whether they ran is unknown; sending an ack twice is harmless.
+                self.put_back_acks(acks);
+                return Err(error.into());
+            }
         };
-        Ok(reply
+        let mut sent_at = sent_at;
+        let reply: Option<StreamReadReply> = match replies.into_iter().next_back() {
+            Some(Value::ServerError(error)) if error.code() == "NOGROUP" => {
+                self.create_groups().await?;
+                sent_at = Instant::now();
+                self.read_command(tier, count).query_async(&mut self.connection()).await?
+            }
+            Some(Value::ServerError(error)) => return Err(RedisError::from(error).into()),
+            Some(value) => FromRedisValue::from_redis_value(value).map_err(RedisError::from)?,
+            None => {
+                return Err(QueueError::UnexpectedReply { command: "XREADGROUP", detail: "no reply".to_string() });
+            }
+        };
+        let entries: Vec<StashedEntry> = reply
             .into_iter()
             .flat_map(|reply| reply.keys)
             .flat_map(|key| key.ids)
-            .next()
-            .map(|entry| StashedEntry::from_stream_entry(&entry, 1)))
+            .map(|entry| StashedEntry::from_stream_entry(&entry, 1, sent_at))
+            .collect();
+        let full = entries.len() >= count;
+        self.stash(tier, entries);
+        if let Some((_, last_full)) = &mut lock(&self.shared.stash)[tier_index(tier)].last_read {
+            *last_full = full;
+        }
+        Ok(())
     }
 
-    fn pop_stash(&self, tier: Tier) -> Option<StashedEntry> {
-        self.shared.stash.lock().unwrap_or_else(|poisoned| poisoned.into_inner())[tier_index(tier)].pop_front()
+    /// The stash's next entry of `tier` that may be handed out. One that waited a third of
+    /// `claim_idle` or more is first confirmed as still this consumer's and its idle time
+    /// reset, so its worker gets the whole `claim_idle` before its first `keep_alive` as
+    /// with a fresh read; it is dropped from the stash when another consumer took it over
+    /// meanwhile (that consumer runs it). Such a wait also means this tier's entries are
+    /// taken slowly: its reads shrink back to one entry.
+    async fn next_stashed(&self, tier: Tier) -> Result<Option<StashedEntry>, QueueError> {
+        let stale_after = self.options().claim_idle / 3;
+        loop {
+            let waited_long = {
+                let mut stash = lock(&self.shared.stash);
+                let state = &mut stash[tier_index(tier)];
+                match state.entries.front() {
+                    None => return Ok(None),
+                    Some(entry) if entry.read_at.elapsed() < stale_after => return Ok(state.entries.pop_front()),
+                    Some(entry) => {
+                        state.read_size = 1;
+                        entry.entry_id.clone()
+                    }
+                }
+            };
+            let checked_at = Instant::now();
+            let still_ours = self.keep_alive_entry(tier, &waited_long).await?;
+            let mut stash = lock(&self.shared.stash);
+            let entries = &mut stash[tier_index(tier)].entries;
+            if still_ours {
+                if let Some(entry) = entries.iter_mut().find(|entry| entry.entry_id == waited_long) {
+                    entry.read_at = checked_at;
+                }
+            } else {
+                entries.retain(|entry| entry.entry_id != waited_long);
+            }
+        }
     }
 
     /// Adds entries to the stash; an entry already there (claimed again) is replaced.
+    /// (A batch is read into an empty stash, so the search costs nothing on that path.)
     fn stash(&self, tier: Tier, entries: impl IntoIterator<Item = StashedEntry>) {
-        let mut stash = self.shared.stash.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let queue = &mut stash[tier_index(tier)];
+        let mut stash = lock(&self.shared.stash);
+        let queue = &mut stash[tier_index(tier)].entries;
         for entry in entries {
-            queue.retain(|stashed| stashed.entry_id != entry.entry_id);
+            if !queue.is_empty() {
+                queue.retain(|stashed| stashed.entry_id != entry.entry_id);
+            }
             queue.push_back(entry);
+        }
+    }
+
+    /// Resets the idle time of an entry in flight with this consumer (never steals it
+    /// back from another); false when it is not in flight with this consumer.
+    async fn keep_alive_entry(&self, tier: Tier, entry_id: &str) -> Result<bool, QueueError> {
+        let kept: i64 = self
+            .shared
+            .scripts
+            .keep_alive
+            .key(&self.shared.job_keys[tier_index(tier)])
+            .arg(GROUP)
+            .arg(entry_id)
+            .arg(&self.shared.consumer)
+            .invoke_async(&mut self.connection())
+            .await?;
+        Ok(kept == 1)
+    }
+
+    /// Takes every buffered ack, to be sent by the caller.
+    fn take_acks(&self) -> TakenAcks {
+        let mut acks = lock(&self.shared.acks);
+        acks.count = 0;
+        acks.oldest = None;
+        std::mem::take(&mut acks.ids)
+    }
+
+    /// Returns acks whose send failed to the buffer, to go with the next read or the retry
+    /// timer. The buffer stays bounded: beyond `ack_limit`, the oldest are given up, and
+    /// their jobs are delivered again after `claim_idle` (at least once; the store's
+    /// upserts make the rerun harmless).
+    fn put_back_acks(&self, taken: TakenAcks) {
+        let limit = self.ack_limit();
+        let mut given_up = 0usize;
+        let start_timer = {
+            let mut acks = lock(&self.shared.acks);
+            for (index, ids) in taken.into_iter().enumerate() {
+                for id in ids {
+                    if acks.count < limit {
+                        acks.ids[index].push(id);
+                        acks.count += 1;
+                    } else {
+                        given_up += 1;
+                    }
+                }
+            }
+            if acks.count > 0 && acks.oldest.is_none() {
+                acks.oldest = Some(Instant::now());
+            }
+            acks.count > 0 && !std::mem::replace(&mut acks.timer_running, true)
+        };
+        if given_up > 0 {
+            tracing::warn!(
+                given_up,
+                "acks could not be sent and the buffer is full; those jobs will be delivered again"
+            );
+        }
+        if start_timer {
+            self.spawn_flush_timer();
+        }
+    }
+
+    /// XACK then XDEL of each tier's acks, into a MULTI/EXEC pipeline: the same pair, in
+    /// the same transaction, as a lone ack, so an entry is never deleted unacked nor left
+    /// acked in the stream.
+    fn add_acks(&self, pipeline: &mut redis::Pipeline, acks: &TakenAcks) {
+        for (key, ids) in self.shared.job_keys.iter().zip(acks) {
+            if ids.is_empty() {
+                continue;
+            }
+            pipeline.cmd("XACK").arg(key).arg(GROUP).arg(ids).ignore();
+            pipeline.cmd("XDEL").arg(key).arg(ids).ignore();
+        }
+    }
+
+    /// Sends the buffered acks now (detached: see `detached`).
+    async fn flush_acks(&self) -> Result<(), QueueError> {
+        if lock(&self.shared.acks).count == 0 {
+            return Ok(());
+        }
+        let queue = self.clone();
+        detached(async move { queue.send_acks().await }).await
+    }
+
+    async fn send_acks(&self) -> Result<(), QueueError> {
+        let acks = self.take_acks();
+        if acks.iter().all(Vec::is_empty) {
+            return Ok(());
+        }
+        let mut pipeline = redis::pipe();
+        // Per-command errors (a stream purged meanwhile: NOGROUP) mean the entries are
+        // gone, which is what the acks wanted.
+        pipeline.atomic().ignore_errors();
+        self.add_acks(&mut pipeline, &acks);
+        match pipeline.query_async::<Vec<Value>>(&mut self.connection()).await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                self.put_back_acks(acks);
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Starts the flush timer task; the caller has set `timer_running`.
+    fn spawn_flush_timer(&self) {
+        let queue = self.clone();
+        tokio::spawn(async move { queue.flush_timer().await });
+    }
+
+    /// Sends the buffered acks once the oldest has waited `ACK_FLUSH_DELAY` without a read
+    /// to carry it, and ends when the buffer is empty at a look. One such task at a time,
+    /// started by the first ack it finds none running: an ack into an empty buffer, once
+    /// per batch while a consumer drains, must not cost a task and a thread wake-up of its
+    /// own. The task holds the queue, so dropping the last handle still sends the acks;
+    /// only the process ending first loses them (their jobs then come back after
+    /// `claim_idle`).
+    async fn flush_timer(&self) {
+        let mut wait = ACK_FLUSH_DELAY;
+        loop {
+            tokio::time::sleep(wait).await;
+            let due_in = {
+                let mut acks = lock(&self.shared.acks);
+                match acks.oldest {
+                    None => {
+                        acks.timer_running = false;
+                        return;
+                    }
+                    Some(oldest) => ACK_FLUSH_DELAY.saturating_sub(oldest.elapsed()),
+                }
+            };
+            wait = if !due_in.is_zero() {
+                due_in
+            } else {
+                match self.send_acks().await {
+                    Ok(()) => ACK_FLUSH_DELAY,
+                    Err(error) => {
+                        tracing::warn!(%error, "could not send buffered acks; retrying");
+                        ACK_RETRY_DELAY
+                    }
+                }
+            };
         }
     }
 
     /// Takes over entries of `tier` idle for `claim_idle` (their consumer presumed dead)
     /// into the stash, if a run is due. Resumes the XAUTOCLAIM cursor of the last run, so
-    /// a long pending list is scanned across runs with bounded work per run.
-    async fn reclaim_if_due(&self, tier: Tier) -> Result<(), QueueError> {
+    /// a long pending list is scanned across runs with bounded work per run. Detached for
+    /// a cancellable caller (see `detached`): a claimed entry reaches the stash even if the
+    /// caller is gone.
+    async fn reclaim_if_due(&self, tier: Tier, caller: Caller) -> Result<(), QueueError> {
+        let due = lock(&self.shared.reclaim)[tier_index(tier)].due <= Instant::now();
+        if !due {
+            return Ok(());
+        }
+        match caller {
+            Caller::Awaited => self.reclaim_here(tier).await,
+            Caller::Cancellable => {
+                let queue = self.clone();
+                detached(async move { queue.reclaim_here(tier).await }).await
+            }
+        }
+    }
+
+    async fn reclaim_here(&self, tier: Tier) -> Result<(), QueueError> {
         let now = Instant::now();
         let mut cursor = {
-            let reclaim = self.shared.reclaim.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let reclaim = lock(&self.shared.reclaim);
             let state = &reclaim[tier_index(tier)];
             if state.due > now {
                 return Ok(());
@@ -473,6 +834,7 @@ impl RedisQueue {
         let claim_idle_ms = self.options().claim_idle.as_millis() as u64;
         let mut connection = self.connection();
         let mut claimed: Vec<StreamId> = Vec::new();
+        let claimed_at = Instant::now();
         for _ in 0..RECLAIM_CALLS_PER_RUN {
             let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
                 .arg(key)
@@ -505,7 +867,7 @@ impl RedisQueue {
             }
         }
         {
-            let mut reclaim = self.shared.reclaim.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut reclaim = lock(&self.shared.reclaim);
             let state = &mut reclaim[tier_index(tier)];
             // More to scan: due again at once; a full pass done: look again in a while.
             state.due = if cursor == "0-0" { Instant::now() + self.options().claim_idle / 4 } else { Instant::now() };
@@ -521,7 +883,7 @@ impl RedisQueue {
         let counts: Vec<StreamPendingCountReply> = pipeline.query_async(&mut connection).await?;
         let entries = claimed.iter().zip(counts).map(|(entry, count)| {
             let times_delivered = count.ids.first().map(|pending| pending.times_delivered as u32).unwrap_or(1);
-            StashedEntry::from_stream_entry(entry, times_delivered)
+            StashedEntry::from_stream_entry(entry, times_delivered, claimed_at)
         });
         self.stash(tier, entries.collect::<Vec<_>>());
         Ok(())
@@ -583,8 +945,37 @@ impl RedisQueue {
         Ok(moved == 1)
     }
 
+    /// The next job of `tier`: from the stash, else a reclaimed one if a reclaim is due,
+    /// else from a new read; None when the tier has none.
+    async fn take_next(&self, tier: Tier, caller: Caller) -> Result<Option<Delivery>, QueueError> {
+        loop {
+            let entry = match self.next_stashed(tier).await? {
+                Some(entry) => entry,
+                None => {
+                    self.reclaim_if_due(tier, caller).await?;
+                    match self.next_stashed(tier).await? {
+                        Some(entry) => entry,
+                        None => {
+                            self.read_new(tier, caller).await?;
+                            match self.next_stashed(tier).await? {
+                                Some(entry) => entry,
+                                None => return Ok(None),
+                            }
+                        }
+                    }
+                }
+            };
+            if let Some(delivery) = self.hand_out(tier, entry).await? {
+                return Ok(Some(delivery));
+            }
+        }
+    }
+
     /// One blocking XREADGROUP over the given tiers' streams, for at most `block`; what
-    /// arrives goes to the stash.
+    /// arrives goes to the stash. One entry per stream (no batch): the caller may be
+    /// cancelled while it waits (see `JobQueue::dequeue`), and what Redis delivered to a
+    /// cancelled read is stranded until `claim_idle`. The batched reads that follow the
+    /// wake-up are detached and take the rest.
     async fn block_for_new(&self, tiers: &[Tier], block: Duration) -> Result<(), QueueError> {
         let mut command = redis::cmd("XREADGROUP");
         command
@@ -603,8 +994,10 @@ impl RedisQueue {
         for _ in tiers {
             command.arg(">");
         }
+        let sent_at;
         let reply: Option<StreamReadReply> = {
             let mut connection = self.shared.blocking.lock().await;
+            sent_at = Instant::now();
             match command.query_async(&mut *connection).await {
                 Ok(reply) => reply,
                 Err(error) if is_missing_group(&error) => {
@@ -622,7 +1015,7 @@ impl RedisQueue {
             };
             self.stash(
                 tier,
-                stream.ids.iter().map(|entry| StashedEntry::from_stream_entry(entry, 1)).collect::<Vec<_>>(),
+                stream.ids.iter().map(|entry| StashedEntry::from_stream_entry(entry, 1, sent_at)).collect::<Vec<_>>(),
             );
         }
         Ok(())
@@ -654,24 +1047,7 @@ impl JobQueue for RedisQueue {
     }
 
     async fn try_dequeue(&self, tier: Tier) -> Result<Option<Delivery>, QueueError> {
-        loop {
-            let entry = match self.pop_stash(tier) {
-                Some(entry) => entry,
-                None => {
-                    self.reclaim_if_due(tier).await?;
-                    match self.pop_stash(tier) {
-                        Some(entry) => entry,
-                        None => match self.read_new(tier).await? {
-                            Some(entry) => entry,
-                            None => return Ok(None),
-                        },
-                    }
-                }
-            };
-            if let Some(delivery) = self.hand_out(tier, entry).await? {
-                return Ok(Some(delivery));
-            }
-        }
+        self.take_next(tier, Caller::Awaited).await
     }
 
     async fn dequeue(&self, tiers: &[Tier], timeout: Duration) -> Result<Option<Delivery>, QueueError> {
@@ -680,7 +1056,7 @@ impl JobQueue for RedisQueue {
         let slice = (self.options().claim_idle / 4).clamp(Duration::from_millis(10), LONGEST_BLOCK);
         loop {
             for &tier in tiers {
-                if let Some(delivery) = self.try_dequeue(tier).await? {
+                if let Some(delivery) = self.take_next(tier, Caller::Cancellable).await? {
                     return Ok(Some(delivery));
                 }
             }
@@ -693,20 +1069,23 @@ impl JobQueue for RedisQueue {
     }
 
     async fn ack(&self, delivery: &Delivery) -> Result<(), QueueError> {
-        let key = &self.shared.job_keys[tier_index(delivery.tier)];
-        redis::pipe()
-            .atomic()
-            .cmd("XACK")
-            .arg(key)
-            .arg(GROUP)
-            .arg(&delivery.entry_id)
-            .ignore()
-            .cmd("XDEL")
-            .arg(key)
-            .arg(&delivery.entry_id)
-            .ignore()
-            .query_async::<()>(&mut self.connection())
-            .await?;
+        // Buffered: sent with the next read, by the timer, or now when the buffer is full.
+        // No await before the buffer holds it, so an ack is never half taken.
+        let (full, start_timer) = {
+            let mut acks = lock(&self.shared.acks);
+            acks.ids[tier_index(delivery.tier)].push(delivery.entry_id.clone());
+            acks.count = acks.count.saturating_add(1);
+            if acks.oldest.is_none() {
+                acks.oldest = Some(Instant::now());
+            }
+            (acks.count >= self.ack_limit(), !std::mem::replace(&mut acks.timer_running, true))
+        };
+        if start_timer {
+            self.spawn_flush_timer();
+        }
+        if full {
+            return self.flush_acks().await;
+        }
         Ok(())
     }
 
@@ -769,17 +1148,7 @@ impl JobQueue for RedisQueue {
     }
 
     async fn keep_alive(&self, delivery: &Delivery) -> Result<bool, QueueError> {
-        let kept: i64 = self
-            .shared
-            .scripts
-            .keep_alive
-            .key(&self.shared.job_keys[tier_index(delivery.tier)])
-            .arg(GROUP)
-            .arg(&delivery.entry_id)
-            .arg(&self.shared.consumer)
-            .invoke_async(&mut self.connection())
-            .await?;
-        Ok(kept == 1)
+        self.keep_alive_entry(delivery.tier, &delivery.entry_id).await
     }
 
     async fn list_dead(&self, limit: usize) -> Result<Vec<DeadJob>, QueueError> {
@@ -858,6 +1227,8 @@ impl JobQueue for RedisQueue {
     }
 
     async fn status(&self) -> Result<QueueStatus, QueueError> {
+        // This handle's acks first, so that what it acked is not counted in flight.
+        self.flush_acks().await?;
         let mut pipeline = redis::pipe();
         for tier in Tier::ALL {
             let job_key = &self.shared.job_keys[tier_index(tier)];
