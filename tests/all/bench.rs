@@ -78,7 +78,7 @@ fn bench_range_starts_at_the_first_covered_local_midnight() {
 #[test]
 fn bench_queue_measures_the_in_process_queue_and_redis() {
     let redis = redis_url();
-    let mut args = vec!["queue", "--singles", "50", "--bulk", "200"];
+    let mut args = vec!["queue", "--singles", "50", "--bulk", "200", "--drain", "200"];
     if let Some(url) = &redis {
         args.extend(["--queue", url, "--redis-benchmark-requests", "100"]);
     }

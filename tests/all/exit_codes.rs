@@ -261,6 +261,56 @@ fn a_load_sent_sigterm_finishes_what_is_in_flight_and_exits_130() {
 }
 
 #[test]
+fn a_load_on_redis_stopped_by_sigterm_loses_no_job() {
+    let Some(_) = redis_url() else { return };
+    // Reads take a batch into the worker's stash and acks are buffered: a stop must leave
+    // every job either done, queued, or in flight for another consumer to take over.
+    let redis = OwnRedis::start();
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    let (child, stderr) = scratch.spawn(&[
+        "load",
+        "--db",
+        &db,
+        "--symbols",
+        "200",
+        "--from",
+        "2024-01-02",
+        "--to",
+        "2024-01-31",
+        "--max-symbols-per-job",
+        "1",
+        "--workers",
+        "2",
+        "--simulate-latency-ms",
+        "300",
+        "--queue",
+        &redis.url(),
+        "--queue-prefix",
+        PREFIX,
+        "--progress",
+        "lines",
+        "--report",
+        "json",
+    ]);
+    wait_until("the load has committed jobs", || {
+        stderr.text().lines().any(|line| line.starts_with("progress: ") && !line.starts_with("progress: 0/"))
+    });
+    sigterm(&child);
+    let (status, stdout) = wait_for_exit(child, "the load after SIGTERM");
+    let stderr = stderr.finish();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("a report after a clean stop");
+    let done = report["jobs_done"].as_u64().unwrap();
+    let (queued, in_flight, dead) = queue_depth(&scratch, &redis.url(), PREFIX);
+    assert_eq!(dead, 0);
+    // In flight: jobs read into the stopped worker's stash and never started (taken over
+    // after the claim timeout). The finished jobs' acks were sent before the exit, so no
+    // finished job is counted twice here.
+    assert_eq!(queued + in_flight + done, 200, "every job done, queued or in flight: {report}");
+}
+
+#[test]
 fn a_second_sigterm_exits_130_at_once_without_waiting_for_the_jobs_in_flight() {
     let Some(_) = redis_url() else { return };
     // On Redis, so the test can see the job in flight before it signals.

@@ -726,7 +726,7 @@ async fn acks_buffered_when_a_consumer_is_killed_come_back_and_the_store_and_led
                     observed_at: crash_observed_at(),
                 };
                 let job = JobRef { load_id, job_id: &delivery.job.id, worker: doomed.consumer_name() };
-                let written = store.write_job(&synthetic_bars(&request), job, &[]).await.unwrap();
+                let written = store.write_job(&synthetic_bars(&request), job, &[], &[]).await.unwrap();
                 assert_eq!(written.rows_written, CRASH_SESSIONS);
                 deliveries.push(delivery);
             }

@@ -81,11 +81,15 @@ impl Scratch {
         let kept = stderr.clone();
         std::thread::spawn(move || {
             for line in lines.lines().map_while(Result::ok) {
-                if let Some(rest) = line.split_once("listening on http://").map(|(_, rest)| rest) {
-                    let address = rest.split_whitespace().next().unwrap_or_default().to_string();
+                // Kept before the banner is announced, so a test that reads the log right
+                // after the server is up always finds the banner in it.
+                let address = line
+                    .split_once("listening on http://")
+                    .map(|(_, rest)| rest.split_whitespace().next().unwrap_or_default().to_string());
+                kept.lock().unwrap().push(line);
+                if let Some(address) = address {
                     let _ = banner_sender.send(Some(address));
                 }
-                kept.lock().unwrap().push(line);
             }
             let _ = banner_sender.send(None);
         });

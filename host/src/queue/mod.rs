@@ -520,6 +520,16 @@ impl Queue {
         }
     }
 
+    /// Sends the acks this handle still buffers (Redis sends them with its next read, or
+    /// within 10 ms): what a worker does before it stops, so its last jobs are not
+    /// delivered again.
+    pub async fn flush_acks(&self) -> Result<(), QueueError> {
+        match self {
+            Queue::Memory(_) => Ok(()),
+            Queue::Redis(queue) => queue.flush_acks().await,
+        }
+    }
+
     /// Leaves the consumer group at shutdown if this consumer has no job in flight (a
     /// Redis group otherwise lists every consumer that ever ran); false while it still
     /// holds jobs, which then stay claimable by others.

@@ -733,7 +733,7 @@ impl RedisQueue {
     }
 
     /// Sends the buffered acks now (detached: see `detached`).
-    async fn flush_acks(&self) -> Result<(), QueueError> {
+    pub(crate) async fn flush_acks(&self) -> Result<(), QueueError> {
         if lock(&self.shared.acks).count == 0 {
             return Ok(());
         }

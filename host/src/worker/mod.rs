@@ -390,6 +390,11 @@ pub async fn run_workers(
         let finished = finished.expect("job tasks do not panic");
         reap(finished, &mut fair, &mut bytes_in_flight, &breaker);
     }
+    // Acks still buffered would otherwise be lost with the process, and their jobs run
+    // again after the claim timeout: harmless, but wasted.
+    if let Err(error) = context.queue.flush_acks().await {
+        tracing::warn!(%error, "could not send the last acks; their jobs will be delivered again");
+    }
     count_dead_at_dequeue(&context);
     let counters = &context.counters;
     Ok(WorkerSummary {
