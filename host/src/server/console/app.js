@@ -218,7 +218,7 @@ function marketCard(market) {
           type: 'button', class: `special ${day.certainty}`, 'data-date': day.date,
           title: `${day.rule} (${day.certainty}; ${day.source})`,
           onclick: () => explain(calendar.mic, day.date),
-        }, `${day.date} ${day.name} · ${day.kind}`)))));
+        }, `${day.date} ${day.name} · ${day.kind}${day.certainty === 'official' ? '' : ` · ${day.certainty}`}`)))));
 }
 
 /** The 24 hours from 8 h ago: sessions, breaks, hour marks and now. */
