@@ -105,6 +105,12 @@ async fn exercise_the_ledger(store: &Store) {
     // A re-delivery of a done job writes no row and adds none.
     store.write_job(&bars, first_ref, &[], &[]).await.unwrap();
     assert_eq!(store.load_record("load-a").await.unwrap().unwrap().total.rows_written, 3);
+    // Nor when it runs again later (its ack lost): the same bars, observed anew, rewrite
+    // three rows in the store, but the load did not write three more.
+    let later = FetchRequest { observed_at: request.observed_at + chrono::Duration::minutes(5), ..request };
+    let rewritten = store.write_job(&synthetic_bars(&later), first_ref, &[], &[]).await.unwrap();
+    assert_eq!(rewritten.rows_written, 3, "the newer observation replaces the stored rows");
+    assert_eq!(store.load_record("load-a").await.unwrap().unwrap().total.rows_written, 3);
 
     // The second dies: the load is failed, finished, and its dead job kept with the payload.
     let payload = second.encode().unwrap();

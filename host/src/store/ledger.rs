@@ -341,8 +341,11 @@ const INSERT_JOBS: &str = "INSERT INTO load_jobs \
      (load_id, job_id, tier, state, parent, symbols, expected_rows, reason, payload, updated_ms) ";
 const INSERT_JOBS_CONFLICT: &str = " ON CONFLICT (load_id, job_id) DO NOTHING";
 const LOAD_EXISTS: &str = "SELECT COUNT(*) FROM loads WHERE id = $1";
-const SETTLE_DONE: &str = "UPDATE load_jobs SET state = 'done', rows_written = rows_written + $3, worker = $4, \
-     payload = NULL, updated_ms = $5 WHERE load_id = $1 AND job_id = $2";
+// A job already done keeps its rows: a re-delivered job run again (its ack lost in a
+// crash) rewrites the same bars with a newer `written_at`, and those rows are not new.
+const SETTLE_DONE: &str = "UPDATE load_jobs SET \
+     rows_written = CASE WHEN state = 'done' THEN rows_written ELSE rows_written + $3 END, \
+     state = 'done', worker = $4, payload = NULL, updated_ms = $5 WHERE load_id = $1 AND job_id = $2";
 const SETTLE_RETRIED: &str = "UPDATE load_jobs SET retries = retries + 1, reason = $3, worker = $4, updated_ms = $5 \
      WHERE load_id = $1 AND job_id = $2 AND state = 'queued'";
 const SETTLE_DEAD: &str = "UPDATE load_jobs SET state = 'dead', reason = $3, worker = $4, payload = $5, \
