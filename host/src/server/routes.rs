@@ -86,6 +86,11 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
     given.len() == expected.len() && given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
+/// The folder the server watches, for the routes that act on it.
+fn watched_folder(state: &ServerState) -> Result<Arc<crate::watch::PluginFolder>, ApiError> {
+    state.folder.clone().ok_or_else(|| ApiError::NotFound("the server watches no plugin folder (--plugins)".into()))
+}
+
 /// Runs plugin-touching work off the async workers.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
@@ -108,10 +113,7 @@ async fn plugins(State(state): State<ServerState>) -> Json<serde_json::Value> {
 }
 
 async fn reload_plugins(State(state): State<ServerState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let folder = state
-        .folder
-        .clone()
-        .ok_or_else(|| ApiError::NotFound("the server watches no plugin folder (--plugins)".into()))?;
+    let folder = watched_folder(&state)?;
     let outcomes = blocking(move || Ok(folder.reload()?)).await?;
     Ok(Json(json!({ "outcomes": outcomes })))
 }
@@ -130,10 +132,7 @@ async fn roll_back_plugin(
     State(state): State<ServerState>,
     Path((kind, name)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let folder = state
-        .folder
-        .clone()
-        .ok_or_else(|| ApiError::NotFound("the server watches no plugin folder (--plugins)".into()))?;
+    let folder = watched_folder(&state)?;
     let kind = PluginKind::from_name(&kind).ok_or_else(|| {
         ApiError::NotFound(format!(
             "no plugin kind {}; kinds: calendar, batch-policy, refresh-profile",

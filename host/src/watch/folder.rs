@@ -123,6 +123,9 @@ pub struct PluginFolder {
     refused: Mutex<HashMap<PathBuf, RefusedAs>>,
     /// The last `MAX_SWAPS_KEPT` swaps, oldest first.
     swaps: Mutex<VecDeque<SwapRecord>>,
+    /// Swaps recorded since start (older ones included), so a watcher of the history can
+    /// tell it changed without copying it.
+    swaps_recorded: std::sync::atomic::AtomicU64,
 }
 
 /// What a refused file was when it was refused.
@@ -161,6 +164,7 @@ impl PluginFolder {
             serial: Mutex::new(()),
             refused: Mutex::new(HashMap::new()),
             swaps: Mutex::new(VecDeque::new()),
+            swaps_recorded: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -212,12 +216,18 @@ impl PluginFolder {
         self.swaps.lock().unwrap_or_else(|poison| poison.into_inner()).iter().cloned().collect()
     }
 
+    /// How many swaps this folder has made since start: changes whenever `swaps` does.
+    pub fn swaps_recorded(&self) -> u64 {
+        self.swaps_recorded.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn record_swap(&self, swap: SwapRecord) {
         let mut swaps = self.swaps.lock().unwrap_or_else(|poison| poison.into_inner());
         if swaps.len() == MAX_SWAPS_KEPT {
             swaps.pop_front();
         }
         swaps.push_back(swap);
+        self.swaps_recorded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Puts a plugin's built-in back in place of the folder file serving it. The file is

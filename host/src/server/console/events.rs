@@ -180,8 +180,7 @@ fn plugins_fingerprint(registry: &Registry, folder: Option<&PluginFolder>) -> u6
         (&failure.origin, failure.at.timestamp_micros()).hash(&mut hasher);
     }
     if let Some(folder) = folder {
-        let swaps = folder.swaps();
-        (swaps.len(), swaps.last().map(|swap| swap.at.timestamp_micros())).hash(&mut hasher);
+        folder.swaps_recorded().hash(&mut hasher);
     }
     hasher.finish()
 }
