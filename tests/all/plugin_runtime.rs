@@ -250,3 +250,90 @@ fn an_invalid_answer_is_reported_to_the_call_observer_once_as_that_call() {
     let calls = seen.lock().unwrap().clone();
     assert_eq!(calls, vec![("special-days".to_string(), Some("invalid-answer".to_string()))]);
 }
+
+/// The `N` of the fixture's `call N` answer (years 1906-1908 and 1910): how many such
+/// calls the instance that answered has served, so 1 means a fresh instance.
+fn instance_calls(registry: &Registry, year: i32) -> u32 {
+    let generation = registry.get(PluginKind::Calendar, "ZZHX").expect("live");
+    match special_days(generation.callable(), year) {
+        Ok(SpecialDaysAnswer::Days(days)) => {
+            let name = &days.first().expect("one day").name;
+            name.strip_prefix("call ").and_then(|count| count.parse().ok()).unwrap_or_else(|| panic!("{name}"))
+        }
+        Ok(_) => panic!("year {year}: unexpected refusal"),
+        Err(error) => panic!("year {year}: {error}"),
+    }
+}
+
+/// Calls meet the instance the previous call used, until a call fails or writes output:
+/// then the next call gets a fresh instance, whatever the failure left in the old one.
+#[test]
+fn an_instance_serves_the_next_call_only_after_a_clean_one() {
+    let registry = hostile_registry(Duration::from_secs(5));
+    for misbehaving_year in [1902, 1903, 1904, 1905] {
+        let before = instance_calls(&registry, 1906);
+        assert_eq!(instance_calls(&registry, 1906), before + 1, "a clean call keeps its instance");
+        let generation = registry.get(PluginKind::Calendar, "ZZHX").unwrap();
+        let _ = special_days(generation.callable(), misbehaving_year);
+        assert_eq!(instance_calls(&registry, 1906), 1, "after year {misbehaving_year} the instance is fresh");
+    }
+}
+
+/// A plugin that keeps what it allocates grows, and a call that grew an instance it did
+/// not create drops it: under a 6 MiB cap, 100 calls that each keep 256 KiB all succeed
+/// (kept together they would pass the cap by the 20th call).
+#[test]
+fn an_instance_that_grows_is_dropped_before_it_reaches_the_cap() {
+    let registry = registry_with(Limits { deadline: PATIENT, memory_bytes: 6 * 1024 * 1024, ..Limits::default() });
+    registry.load_file(&guest("fixture_hostile_calendar.wasm")).expect("the hostile fixture loads");
+    let most = (0..100).map(|_| instance_calls(&registry, 1907)).max().unwrap();
+    assert!(most <= 4, "an instance served {most} growing calls");
+}
+
+/// An instance that used more than `pool::KEEP_MEMORY_BYTES`, even for a moment, is not
+/// kept to pin that memory.
+#[test]
+fn an_instance_holding_much_memory_is_not_kept() {
+    let registry = hostile_registry(PATIENT);
+    let generation = registry.get(PluginKind::Calendar, "ZZHX").unwrap();
+    // The 16 MiB call is an instance's first, whose growth is allowed: only its memory
+    // can drop it.
+    generation.callable().drop_idle_instances();
+    assert_eq!(instance_calls(&registry, 1910), 1);
+    assert_eq!(generation.callable().idle_instances(), 0, "dropped for its memory");
+    assert_eq!(instance_calls(&registry, 1906), 1);
+    assert_eq!(generation.callable().idle_instances(), 1, "a small instance is kept");
+}
+
+/// A call that leaves a WASI resource open drops its instance, so leaked handles never
+/// pile up across calls.
+#[test]
+fn an_instance_left_holding_a_resource_is_not_kept() {
+    let registry = hostile_registry(PATIENT);
+    assert_eq!(instance_calls(&registry, 1908), 1);
+    assert_eq!(instance_calls(&registry, 1908), 1);
+}
+
+/// An instance serves `pool::CALLS_PER_INSTANCE` calls at most.
+#[test]
+fn an_instance_serves_a_bounded_number_of_calls() {
+    let registry = hostile_registry(PATIENT);
+    // Loading made calls of its own (describe, info, years): start from a fresh instance.
+    registry.get(PluginKind::Calendar, "ZZHX").unwrap().callable().drop_idle_instances();
+    let limit = tickstock::plugin::pool::CALLS_PER_INSTANCE;
+    for expected in 1..=limit {
+        assert_eq!(instance_calls(&registry, 1906), expected);
+    }
+    assert_eq!(instance_calls(&registry, 1906), 1, "retired after {limit} calls");
+}
+
+/// WASI resources are capped per instance (`state::RESOURCES_PER_INSTANCE`), well below
+/// wasmtime's default of a million: a plugin opening 100,000 pollables traps, and the
+/// plugin still answers afterwards.
+#[test]
+fn a_plugin_hoarding_resources_is_stopped() {
+    let registry = hostile_registry(PATIENT);
+    let failure = failure_for_year(&registry, 1909);
+    assert!(matches!(failure, CallFailure::Trap { .. }), "{failure:?}");
+    still_answers(&registry);
+}

@@ -11,18 +11,16 @@ use super::bindings::calendar_world::exports::tickstock::plugins::calendar as wi
 use super::bindings::calendar_world::tickstock::plugins::types as wit_types;
 use super::error::{CallError, CallFailure};
 use super::limits;
-use super::load::{Callable, WorldPre};
+use super::load::{Callable, WorldInstance, wrong_world};
 use super::sandbox::InvalidAnswer;
 use crate::calendar::{Calendar, CalendarError, CalendarSpec, Certainty, DayKind, RegularHours, SpecialDay};
 
 /// Calls `info` and converts the answer.
 pub fn info(callable: &Callable) -> Result<CalendarSpec, CallError> {
-    callable.call("info", |store, pre| {
-        let answer = match pre {
-            WorldPre::Calendar(pre) => {
-                pre.instantiate(&mut *store)?.tickstock_plugins_calendar().call_info(&mut *store)?
-            }
-            _ => unreachable!("calendar calls are only made on calendar plugins"),
+    callable.call("info", |store, instance| {
+        let answer = match instance {
+            WorldInstance::Calendar(plugin) => plugin.tickstock_plugins_calendar().call_info(store)?,
+            _ => return Err(wrong_world("info")),
         };
         convert_info(answer).map_err(InvalidAnswer::error)
     })
@@ -39,12 +37,10 @@ pub enum SpecialDaysAnswer {
 
 /// Calls `special-days(year)` and converts and checks the answer.
 pub fn special_days(callable: &Callable, year: i32) -> Result<SpecialDaysAnswer, CallError> {
-    callable.call("special-days", |store, pre| {
-        let answer = match pre {
-            WorldPre::Calendar(pre) => {
-                pre.instantiate(&mut *store)?.tickstock_plugins_calendar().call_special_days(&mut *store, year)?
-            }
-            _ => unreachable!("calendar calls are only made on calendar plugins"),
+    callable.call("special-days", |store, instance| {
+        let answer = match instance {
+            WorldInstance::Calendar(plugin) => plugin.tickstock_plugins_calendar().call_special_days(store, year)?,
+            _ => return Err(wrong_world("special-days")),
         };
         match answer {
             Ok(days) => convert_special_days(year, days).map(SpecialDaysAnswer::Days).map_err(InvalidAnswer::error),

@@ -16,6 +16,7 @@ use super::bindings::{calendar_world, policy_world, profile_world};
 use super::error::{CallError, PluginId, PluginLoadError};
 pub use super::kind::PluginKind;
 use super::limits;
+use super::pool::InstancePool;
 use super::runtime::Runtime;
 use super::sandbox::{self, CallTarget, InvalidAnswer};
 use super::state::CallState;
@@ -48,17 +49,44 @@ impl std::fmt::Display for PluginSource {
     }
 }
 
-/// The world-specific pre-linked component: type-checked once, instantiated per call.
+/// The world-specific pre-linked component: type-checked once, instantiated whenever the
+/// pool has no idle instance.
 pub(crate) enum WorldPre {
     Calendar(calendar_world::CalendarPluginPre<CallState>),
     Policy(policy_world::BatchPolicyPluginPre<CallState>),
     Profile(profile_world::RefreshProfilePluginPre<CallState>),
 }
 
-/// What a call needs: the runtime, the pre-linked component, and a label for errors.
+impl WorldPre {
+    fn instantiate(&self, store: &mut wasmtime::Store<CallState>) -> wasmtime::Result<WorldInstance> {
+        Ok(match self {
+            WorldPre::Calendar(pre) => WorldInstance::Calendar(pre.instantiate(store)?),
+            WorldPre::Policy(pre) => WorldInstance::Policy(pre.instantiate(store)?),
+            WorldPre::Profile(pre) => WorldInstance::Profile(pre.instantiate(store)?),
+        })
+    }
+}
+
+/// The error of a call made on a plugin of another world. The registry keeps plugins
+/// by kind, so this is a host bug, reported as the call's failure rather than a panic.
+pub(crate) fn wrong_world(function: &str) -> wasmtime::Error {
+    wasmtime::Error::msg(format!("`{function}` called on a plugin of another world"))
+}
+
+/// An instance of a plugin, with the typed exports of its world.
+pub(crate) enum WorldInstance {
+    Calendar(calendar_world::CalendarPlugin),
+    Policy(policy_world::BatchPolicyPlugin),
+    Profile(profile_world::RefreshProfilePlugin),
+}
+
+/// What a call needs: the runtime, the pre-linked component, the instances kept between
+/// calls, and a label for errors.
 pub struct Callable {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) pre: WorldPre,
+    /// Instances of this generation waiting for the next call (`pool.rs`).
+    pub(crate) pool: InstancePool<WorldInstance>,
     /// Who the plugin is once described.
     id: std::sync::OnceLock<PluginId>,
     /// Who it is before: its origin.
@@ -87,7 +115,7 @@ impl Callable {
     pub(crate) fn call<R>(
         &self,
         function: &'static str,
-        body: impl FnOnce(&mut wasmtime::Store<CallState>, &WorldPre) -> wasmtime::Result<R>,
+        body: impl FnOnce(&mut wasmtime::Store<CallState>, &WorldInstance) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         self.call_with_allowance(function, std::time::Duration::ZERO, body)
     }
@@ -97,23 +125,34 @@ impl Callable {
         &self,
         function: &'static str,
         allowance: std::time::Duration,
-        body: impl FnOnce(&mut wasmtime::Store<CallState>, &WorldPre) -> wasmtime::Result<R>,
+        body: impl FnOnce(&mut wasmtime::Store<CallState>, &WorldInstance) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let target = CallTarget { plugin: self.id(), generation: self.generation(), function, allowance };
-        let outcome = sandbox::call(&self.runtime, &target, |store| body(store, &self.pre));
+        let outcome = sandbox::call(&self.runtime, &target, &self.pool, |store| self.pre.instantiate(store), body);
         self.stats.record(&outcome);
         outcome
+    }
+
+    /// Drops the instances kept for later calls, so the next call instantiates afresh
+    /// (`tickstock bench plugins` measures that path with it).
+    pub fn drop_idle_instances(&self) {
+        self.pool.clear();
+    }
+
+    /// How many instances wait for the next call.
+    pub fn idle_instances(&self) -> usize {
+        self.pool.idle()
     }
 
     /// The `describe` export, whatever the world. The identity is checked against
     /// `limits` inside the call, so an oversized or malformed one is an invalid answer of
     /// `describe`, counted once like any other failed call.
     pub fn describe(&self) -> Result<Identity, CallError> {
-        self.call("describe", |store, pre| {
-            let identity = match pre {
-                WorldPre::Calendar(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store)?,
-                WorldPre::Policy(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store)?,
-                WorldPre::Profile(pre) => pre.instantiate(&mut *store)?.call_describe(&mut *store)?,
+        self.call("describe", |store, instance| {
+            let identity = match instance {
+                WorldInstance::Calendar(plugin) => plugin.call_describe(store)?,
+                WorldInstance::Policy(plugin) => plugin.call_describe(store)?,
+                WorldInstance::Profile(plugin) => plugin.call_describe(store)?,
             };
             check_identity(&identity).map_err(InvalidAnswer::error)?;
             let kind = match identity.kind {
@@ -211,6 +250,7 @@ pub fn prepare(runtime: &Arc<Runtime>, bytes: &[u8], source: PluginSource) -> Re
     let callable = Arc::new(Callable {
         runtime: runtime.clone(),
         pre,
+        pool: InstancePool::default(),
         id: std::sync::OnceLock::new(),
         unnamed: PluginId::Unnamed { origin: origin.clone() },
         generation: AtomicU64::new(0),

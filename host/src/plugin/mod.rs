@@ -6,7 +6,10 @@
 //! them (or reuses a cached artifact), type-checks them against their world, calls
 //! `describe` and the kind's own checks (a calendar must answer `info` and build its
 //! current years), and only then does `Registry` publish the result as a new generation.
-//! Every call runs in a fresh `Store` (`sandbox.rs`), so a trap never poisons later calls.
+//! A call runs in an instance of the generation that is kept between calls only while its
+//! calls end cleanly (`pool.rs`): a trap, a deadline, the memory cap, an invalid answer,
+//! output or growth drops it, so one call's trouble never reaches the next
+//! (`sandbox.rs`).
 //!
 //! Depends on the core (`calendar`, `plan`) and wasmtime; never on the store, queue,
 //! provider or edges.
@@ -21,6 +24,7 @@ pub mod kind;
 pub mod limits;
 pub mod load;
 pub mod policy;
+pub mod pool;
 pub mod profile;
 pub mod registry;
 pub mod runtime;

@@ -7,7 +7,7 @@ use super::bindings::calendar_world::tickstock::plugins::types as wit_types;
 use super::bindings::policy_world::exports::tickstock::plugins::batch_policy as wit;
 use super::error::CallError;
 use super::limits;
-use super::load::{Callable, WorldPre};
+use super::load::{Callable, WorldInstance, wrong_world};
 use super::sandbox::InvalidAnswer;
 use crate::plan::{PlanRequest, PlannedJob, Tier, Timeframe, check_plan};
 
@@ -23,12 +23,10 @@ pub fn plan(callable: &Callable, request: &PlanRequest) -> Result<Vec<PlannedJob
     let wit_request = to_wit(request);
     let gaps = u32::try_from(request.gaps.len()).unwrap_or(u32::MAX);
     let allowance = PLAN_ALLOWANCE_PER_GAP.saturating_mul(gaps);
-    callable.call_with_allowance("plan", allowance, |store, pre| {
-        let answer = match pre {
-            WorldPre::Policy(pre) => {
-                pre.instantiate(&mut *store)?.tickstock_plugins_batch_policy().call_plan(&mut *store, &wit_request)?
-            }
-            _ => unreachable!("policy calls are only made on policy plugins"),
+    callable.call_with_allowance("plan", allowance, |store, instance| {
+        let answer = match instance {
+            WorldInstance::Policy(plugin) => plugin.tickstock_plugins_batch_policy().call_plan(store, &wit_request)?,
+            _ => return Err(wrong_world("plan")),
         };
         let jobs: Vec<PlannedJob> = match answer {
             Ok(jobs) => {

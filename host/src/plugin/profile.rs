@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::bindings::profile_world::exports::tickstock::plugins::refresh_profile as wit;
 use super::error::CallError;
 use super::limits;
-use super::load::{Callable, WorldPre};
+use super::load::{Callable, WorldInstance, wrong_world};
 use super::sandbox::InvalidAnswer;
 use crate::plan::{Listing, Timeframe};
 
@@ -36,12 +36,10 @@ pub struct Profile {
 
 /// Calls `profiles` and checks the answer.
 pub fn profiles(callable: &Callable) -> Result<Vec<Profile>, CallError> {
-    callable.call("profiles", |store, pre| {
-        let answer = match pre {
-            WorldPre::Profile(pre) => {
-                pre.instantiate(&mut *store)?.tickstock_plugins_refresh_profile().call_profiles(&mut *store)?
-            }
-            _ => unreachable!("profile calls are only made on profile plugins"),
+    callable.call("profiles", |store, instance| {
+        let answer = match instance {
+            WorldInstance::Profile(plugin) => plugin.tickstock_plugins_refresh_profile().call_profiles(store)?,
+            _ => return Err(wrong_world("profiles")),
         };
         check(&answer).map_err(InvalidAnswer::error)?;
         Ok(answer.into_iter().map(from_wit).collect())

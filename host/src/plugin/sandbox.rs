@@ -1,9 +1,10 @@
-//! One sandboxed call: a fresh `Store` with an empty WASI context, a memory cap and an
-//! epoch deadline, instantiated from a pre-linked component, then dropped.
+//! One sandboxed call: an instance of the plugin (kept from an earlier call by the
+//! generation's `InstancePool`, or instantiated into a fresh `Store` with an empty WASI
+//! context), a memory cap and an epoch deadline, the call, and the failure classified.
 //!
-//! A fresh store per call rather than one long-lived instance: a store that saw a trap
-//! must not be reused, a reused store leaks across instantiations, and instantiating from
-//! an `InstancePre` costs tens of microseconds, which every caller here can afford.
+//! Instances are kept between calls only under the pool's rules (a call that failed,
+//! wrote output, left resources or grew drops its instance), so the next call never sees
+//! a store that trapped; see `pool.rs` for why reuse grants a plugin nothing new.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use super::error::{CallError, CallFailure, PluginId};
+use super::pool::{CallEnd, InstancePool, Warm};
 use super::runtime::{CallRecord, Runtime};
 use super::state::CallState;
 
@@ -55,15 +57,76 @@ impl CallTarget<'_> {
     }
 }
 
-/// Runs `body` against a fresh store under the runtime's limits. `body` instantiates the
-/// component and makes the call; its error (a wasmtime error) is classified into the
-/// typed `CallFailure` here. Whatever the guest wrote to stdout or stderr goes to the log
-/// under the plugin's name.
-pub fn call<R>(
+/// Runs `body` on an instance of the plugin under the runtime's limits: an idle one from
+/// `pool`, or one `instantiate` makes in a fresh store (inside the call's deadline and
+/// memory cap). The error of either (a wasmtime error) is classified into the typed
+/// `CallFailure` here. Whatever the guest wrote to stdout or stderr goes to the log under
+/// the plugin's name. The instance goes back to `pool` if the call allows it.
+pub(crate) fn call<I, R>(
     runtime: &Runtime,
     target: &CallTarget<'_>,
-    body: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<R>,
+    pool: &InstancePool<I>,
+    instantiate: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<I>,
+    body: impl FnOnce(&mut Store<CallState>, &I) -> wasmtime::Result<R>,
 ) -> Result<R, CallError> {
+    let limits = runtime.limits;
+    let mut warm = pool.take().unwrap_or_else(|| fresh(runtime));
+    warm.calls = warm.calls.saturating_add(1);
+    let deadline = limits.deadline.saturating_add(target.allowance);
+    let Warm { store, instance, stdout, stderr, .. } = &mut warm;
+    store.data_mut().start_call();
+    store.set_epoch_deadline(Runtime::ticks_for(deadline));
+
+    let started = Instant::now();
+    let outcome = match instance {
+        Some(instance) => body(store, instance),
+        None => match instantiate(store) {
+            Ok(made) => body(store, instance.insert(made)),
+            Err(error) => Err(error),
+        },
+    };
+    let elapsed = started.elapsed();
+    let wrote_output = forward_output(target, "stdout", stdout) | forward_output(target, "stderr", stderr);
+
+    let outcome = outcome.map_err(|error| {
+        let failure = if store.data().memory_cap_hit() {
+            CallFailure::MemoryLimit { cap_bytes: limits.memory_bytes }
+        } else if let Some(InvalidAnswer(reason)) = error.downcast_ref::<InvalidAnswer>() {
+            CallFailure::InvalidAnswer { reason: reason.clone() }
+        } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            CallFailure::DeadlineExceeded { deadline }
+        } else {
+            CallFailure::Trap { message: trap_message(&error, stderr) }
+        };
+        // Debug, not warn: the error goes back to the caller, who reports it where it
+        // belongs (a CLI error line, /plugins, metrics); logging it here too would say it
+        // twice.
+        tracing::debug!(
+            plugin = %target.plugin,
+            generation = target.generation,
+            function = target.function,
+            elapsed_ms = elapsed.as_millis() as u64,
+            limit = failure.label(),
+            "plugin call failed: {failure}"
+        );
+        target.error(failure)
+    });
+    pool.give_back(warm, CallEnd { succeeded: outcome.is_ok(), wrote_output });
+    if let Some(observer) = runtime.call_observer.get() {
+        observer(&CallRecord {
+            plugin: target.plugin,
+            generation: target.generation,
+            function: target.function,
+            failure: outcome.as_ref().err().map(|error| &error.failure),
+            elapsed,
+        });
+    }
+    outcome
+}
+
+/// A fresh store, not yet instantiated: an empty WASI context, output pipes capped at
+/// the runtime's limit, the memory cap, and deadlines that trap.
+fn fresh<I>(runtime: &Runtime) -> Warm<I> {
     let limits = runtime.limits;
     let stdout = MemoryOutputPipe::new(limits.output_bytes);
     let stderr = MemoryOutputPipe::new(limits.output_bytes);
@@ -79,49 +142,8 @@ pub fn call<R>(
         .build();
     let mut store = Store::new(&runtime.engine, CallState::new(wasi, limits.memory_bytes));
     store.limiter(CallState::limiter);
-    let deadline = limits.deadline.saturating_add(target.allowance);
-    store.set_epoch_deadline(Runtime::ticks_for(deadline));
     store.epoch_deadline_trap();
-
-    let started = Instant::now();
-    let outcome = body(&mut store);
-    let elapsed = started.elapsed();
-    forward_output(target, "stdout", &stdout);
-    forward_output(target, "stderr", &stderr);
-
-    let outcome = outcome.map_err(|error| {
-        let failure = if store.data().memory_cap_hit() {
-            CallFailure::MemoryLimit { cap_bytes: limits.memory_bytes }
-        } else if let Some(InvalidAnswer(reason)) = error.downcast_ref::<InvalidAnswer>() {
-            CallFailure::InvalidAnswer { reason: reason.clone() }
-        } else if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-            CallFailure::DeadlineExceeded { deadline }
-        } else {
-            CallFailure::Trap { message: trap_message(&error, &stderr) }
-        };
-        // Debug, not warn: the error goes back to the caller, who reports it where it
-        // belongs (a CLI error line, /plugins, metrics); logging it here too would say it
-        // twice.
-        tracing::debug!(
-            plugin = %target.plugin,
-            generation = target.generation,
-            function = target.function,
-            elapsed_ms = elapsed.as_millis() as u64,
-            limit = failure.label(),
-            "plugin call failed: {failure}"
-        );
-        target.error(failure)
-    });
-    if let Some(observer) = runtime.call_observer.get() {
-        observer(&CallRecord {
-            plugin: target.plugin,
-            generation: target.generation,
-            function: target.function,
-            failure: outcome.as_ref().err().map(|error| &error.failure),
-            elapsed,
-        });
-    }
-    outcome
+    Warm { store, instance: None, stdout, stderr, calls: 0 }
 }
 
 /// A one-line description of a trap: the trap code when there is one (not wasmtime's
@@ -150,12 +172,14 @@ fn trap_message(error: &wasmtime::Error, stderr: &MemoryOutputPipe) -> String {
     message
 }
 
-fn forward_output(target: &CallTarget<'_>, stream: &'static str, pipe: &MemoryOutputPipe) {
+/// Logs what the guest wrote to `pipe`; returns whether it wrote anything.
+fn forward_output(target: &CallTarget<'_>, stream: &'static str, pipe: &MemoryOutputPipe) -> bool {
     let contents = pipe.contents();
     if contents.is_empty() {
-        return;
+        return false;
     }
     for line in String::from_utf8_lossy(&contents).lines() {
         tracing::info!(target: "tickstock::plugin::output", plugin = %target.plugin, generation = target.generation, stream, "{line}");
     }
+    true
 }
