@@ -52,6 +52,8 @@ struct ServerSetup<'a> {
     files: &'a [(&'a str, &'a str)],
     limits: Limits,
     token: Option<&'a str>,
+    /// The watcher's debounce; `DEBOUNCE` when not given.
+    debounce: Option<Duration>,
 }
 
 async fn start(setup: ServerSetup<'_>) -> TestServer {
@@ -62,8 +64,9 @@ async fn start(setup: ServerSetup<'_>) -> TestServer {
     let runtime_options = RuntimeOptions { limits: setup.limits, cache_dir: Some(shared_cache_dir()) };
     let dir = folder.path().to_path_buf();
     let token = setup.token.map(str::to_string);
+    let debounce = setup.debounce.unwrap_or(DEBOUNCE);
     let Assembled { state, watcher } =
-        tokio::task::spawn_blocking(move || assemble(runtime_options, Some(&dir), token, DEBOUNCE))
+        tokio::task::spawn_blocking(move || assemble(runtime_options, Some(&dir), token, debounce))
             .await
             .expect("assemble task")
             .expect("assemble the server");
@@ -220,6 +223,32 @@ async fn broken_plugins_dropped_in_leave_the_old_generation_serving_and_show_the
     let after = server.get_ok(&format!("/calendars/ZZSW/status?at={JANUARY_2ND}")).await;
     assert_eq!((&after["version"], &after["generation"]), (&before["version"], &before["generation"]));
     assert_eq!(after["state"], "closed");
+}
+
+/// A rename publishes a whole file, so a renamed file goes live after
+/// `watch::RENAME_SETTLE` (20 ms), not after the debounce; a file written in place still
+/// waits the debounce out. The debounce here is 30 s, so neither bound below is close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_file_goes_live_without_waiting_for_the_debounce() {
+    let debounce = Duration::from_secs(30);
+    let server = start(ServerSetup {
+        files: &[("zzswap.wasm", "fixture_swap_v1.wasm")],
+        debounce: Some(debounce),
+        ..Default::default()
+    })
+    .await;
+    let renamed_at = Instant::now();
+    let temp = server.dir().join(".zzswap.wasm.part");
+    std::fs::copy(guest("fixture_swap_v2.wasm"), &temp).unwrap();
+    std::fs::rename(&temp, server.dir().join("zzswap.wasm")).unwrap();
+    while server.zzswap_version().await != "2.0.0" {
+        assert!(renamed_at.elapsed() < debounce / 2, "the renamed file waited for the debounce");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    std::fs::copy(guest("fixture_swap_v1.wasm"), server.dir().join("zzswap.wasm")).unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(server.zzswap_version().await, "2.0.0", "a file written in place waits for the debounce");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,7 +30,8 @@ pub struct ServeArgs {
     /// Seconds a client may take to send a request's headers before it is disconnected.
     #[arg(long, default_value_t = DEFAULT_HEADER_READ_TIMEOUT.as_secs())]
     pub header_read_timeout_secs: u64,
-    /// How long a plugin file must be left alone before it is loaded, in milliseconds.
+    /// How long a plugin file written in place must be left alone before it is loaded, in
+    /// milliseconds (a file renamed into the folder waits 20 ms, or this if shorter).
     #[arg(long, default_value_t = crate::watch::DEFAULT_DEBOUNCE.as_millis() as u64)]
     pub watch_debounce_ms: u64,
     /// Store the workers write to: a SQLite file path or a postgres:// URL [default: ./tickstock.db].

@@ -16,10 +16,20 @@ use super::folder::{FileOutcome, PluginFolder, WatchError};
 use super::is_plugin_file_name;
 use super::pins::PINS_FILE_NAME;
 
-/// How long a file must be left alone before it is loaded. 150 ms: long enough to stitch
-/// a rename's events and a burst of writes together, short enough for the < 250 ms
-/// swap target.
+/// How long a file written in place must be left alone (closed, same size and mtime)
+/// before it is loaded. 150 ms: long enough to stitch a burst of writes together.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// How long a file that arrived by rename waits before it is loaded (the debounce, if
+/// that is shorter). A rename publishes a whole file at once, so there is no burst to
+/// wait out: this only gathers the events of one `mv` (the kernel reports its two halves
+/// together) and a write that follows at once, which turns the file back into one
+/// written in place. It is most of why a swap takes a compile and not a debounce.
+pub const RENAME_SETTLE: Duration = Duration::from_millis(20);
+
+/// The longest the loop sleeps with nothing pending: it wakes only for events then, and
+/// this bounds how late it notices that the event channel closed.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
 
 /// A running watcher. Dropping it stops the watch and its thread.
 pub struct FolderWatcher {
@@ -67,12 +77,37 @@ fn fingerprint(path: &Path) -> Option<(u64, Option<SystemTime>)> {
     metadata.is_file().then(|| (metadata.len(), metadata.modified().ok()))
 }
 
+impl PendingFile {
+    /// When the file may be loaded (if it is still as it was).
+    fn due(&self, debounce: Duration) -> Instant {
+        let wait = if self.arrived_by_rename { RENAME_SETTLE.min(debounce) } else { debounce };
+        self.last_event + wait
+    }
+}
+
+/// How long the loop may sleep: until the first pending file or rescan is due, and at
+/// most `IDLE_WAIT`. A file still open for writing waits for its close event, which wakes
+/// the loop, so it sets no time; it is looked at again after one debounce all the same.
+fn next_wake(
+    pending: &BTreeMap<PathBuf, PendingFile>,
+    pins_changed_at: Option<Instant>,
+    debounce: Duration,
+    now: Instant,
+) -> Duration {
+    let files = pending.values().map(|file| if file.open_for_writing { now + debounce } else { file.due(debounce) });
+    let rescan = pins_changed_at.map(|at| at + debounce);
+    match files.chain(rescan).min() {
+        Some(due) => due.saturating_duration_since(now).min(IDLE_WAIT),
+        None => IDLE_WAIT,
+    }
+}
+
 fn debounce_loop(folder: &PluginFolder, events: &Receiver<notify::Result<notify::Event>>, debounce: Duration) {
     let mut pending: BTreeMap<PathBuf, PendingFile> = BTreeMap::new();
     let mut pins_changed_at: Option<Instant> = None;
-    let tick = (debounce / 4).max(Duration::from_millis(5));
     loop {
-        match events.recv_timeout(tick) {
+        let wait = next_wake(&pending, pins_changed_at, debounce, Instant::now());
+        match events.recv_timeout(wait) {
             Ok(Ok(event)) => {
                 if event.need_rescan() {
                     // The kernel dropped events (queue overflow): only a rescan is exact.
@@ -95,11 +130,8 @@ fn debounce_loop(folder: &PluginFolder, events: &Receiver<notify::Result<notify:
                 Err(error) => tracing::warn!(%error, "plugin folder rescan failed"),
             }
         }
-        let ready: Vec<PathBuf> = pending
-            .iter()
-            .filter(|(_, file)| now.duration_since(file.last_event) >= debounce)
-            .map(|(path, _)| path.clone())
-            .collect();
+        let ready: Vec<PathBuf> =
+            pending.iter().filter(|(_, file)| now >= file.due(debounce)).map(|(path, _)| path.clone()).collect();
         for path in ready {
             let Some(file) = pending.get_mut(&path) else { continue };
             let current = fingerprint(&path);

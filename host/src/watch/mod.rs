@@ -9,7 +9,8 @@
 //! the debouncer would hide the events that rule is made of. A file is loaded when
 //!
 //! - it arrived by rename (the atomic way to publish a file: write `x.wasm.part`, then
-//!   `mv x.wasm.part x.wasm`) and no event touched it for one debounce period; or
+//!   `mv x.wasm.part x.wasm`) and no event touched it for `RENAME_SETTLE` (20 ms; a
+//!   rename brings a whole file, so there is no burst of writes to wait out); or
 //! - it was written in place, no writer still has it open (on Linux, where inotify
 //!   reports every close-after-write, a modification without a close since means a copy
 //!   is still under way, however long it pauses), and its size and mtime stayed the same
@@ -39,7 +40,7 @@ use std::sync::Arc;
 use crate::metrics::Metrics;
 use crate::plugin::{Registry, Runtime, RuntimeOptions};
 
-pub use debounce::{DEFAULT_DEBOUNCE, FolderWatcher};
+pub use debounce::{DEFAULT_DEBOUNCE, FolderWatcher, RENAME_SETTLE};
 pub use folder::{
     FileOutcome, GenerationRef, MAX_CHANGES_KEPT, MAX_SWAPS_KEPT, PluginFolder, RollbackError, SwapRecord, WatchError,
 };
