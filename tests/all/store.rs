@@ -267,6 +267,33 @@ async fn a_large_batch_keeps_every_rule_of_a_small_one() {
     .await;
 }
 
+/// Two writers storing the same large batch at once both succeed and the rows are
+/// there once. On PostgreSQL both see no stored row, both COPY straight into the table,
+/// and the second hits the first's keys: it must roll back to its savepoint and upsert
+/// (which then skips every row), not fail the job.
+#[tokio::test]
+async fn two_writers_racing_to_the_same_large_batch_both_succeed() {
+    on_each_backend("racing_writers", |store| async move {
+        let sessions = &january_sessions()[..10];
+        for round in 0..5 {
+            let symbols = [format!("RACE{round}A"), format!("RACE{round}B")];
+            let bars: Vec<Bar> = symbols
+                .iter()
+                .flat_map(|symbol| {
+                    sessions.iter().flat_map(|session| minute_bars(symbol, "XNYS", session, session.close))
+                })
+                .collect();
+            assert!(bars.len() > 5_000, "a batch the size of the COPY path");
+            let (first, second) = tokio::join!(store.write_bars(&bars), store.write_bars(&bars));
+            let written =
+                first.expect("the first writer").rows_written + second.expect("the second writer").rows_written;
+            assert_eq!(written, bars.len() as u64, "round {round}: each row written once between them");
+        }
+        assert_eq!(store.count_bars(&everything()).await.unwrap(), 5 * 2 * 10 * 390);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_batch_with_one_invalid_bar_writes_nothing() {
     on_each_backend("invalid_batch", |store| async move {

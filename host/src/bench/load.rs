@@ -202,7 +202,7 @@ async fn measure(
 }
 
 /// Seconds to insert the load's rows, generated the same way, into an empty table with no
-/// conflict handling (the store's `raw_bulk_insert`), one transaction per symbol.
+/// conflict handling (the store's `raw_bulk_insert`, in one transaction).
 async fn raw_insert(registry: &Arc<Registry>, store: &Store, request: &LoadRequest) -> anyhow::Result<f64> {
     let calendar = registry.calendar("XNYS").context("the XNYS calendar")?;
     let (from, to) = (request.from, request.to);

@@ -193,7 +193,7 @@ impl Store {
 
     /// The benchmark's baseline, not a store operation: the same rows into a bare copy of
     /// the bars table by the backend's fastest bulk path (one multi-row `INSERT`
-    /// transaction on SQLite, `COPY FROM STDIN` on PostgreSQL), without upsert semantics.
+    /// transaction on SQLite, binary `COPY FROM STDIN` on PostgreSQL), without upsert semantics.
     pub async fn raw_bulk_insert(&self, jobs: &[Vec<Bar>]) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite(sqlite) => sqlite.raw_bulk_insert(jobs).await,

@@ -1,9 +1,14 @@
 //! PostgreSQL backend: `TIMESTAMPTZ` instants, one schema per dataset via `search_path`.
 //!
-//! Bulk writes take one of two paths inside the job's transaction:
-//! - a batch of [`COPY_FROM_ROWS`] rows or more goes through binary `COPY` into a
-//!   temporary staging table (made once per connection, emptied at every commit), then one
-//!   set-based `INSERT ... SELECT ... ON CONFLICT DO UPDATE` with the upsert's rules;
+//! Bulk writes take one of three paths inside the job's transaction:
+//! - a batch of [`COPY_FROM_ROWS`] rows or more none of whose keys can be stored yet (no
+//!   stored row of its symbols, exchanges and timeframes between its first and last
+//!   start: a load filling gaps, the common case) goes by binary `COPY` straight into
+//!   `bars`, as fast as a raw `COPY`. A writer racing it to the same keys makes the COPY
+//!   fail on the primary key; that rolls back to a savepoint and takes the next path;
+//! - any other batch of that size goes through binary `COPY` into a temporary staging
+//!   table (made once per connection, emptied at every commit), then one set-based
+//!   `INSERT ... SELECT ... ON CONFLICT DO UPDATE` with the upsert's rules;
 //! - a smaller one is `INSERT ... SELECT * FROM UNNEST($1::text[], ...) ON CONFLICT DO
 //!   UPDATE`, ten bound parameters whatever the row count, so one prepared statement and
 //!   binary arrays on the wire, in one round trip.
@@ -278,47 +283,16 @@ impl PostgresStore {
             .collect())
     }
 
-    /// The benchmark's anchor: the same rows by one `COPY FROM STDIN` (text format) into a
-    /// table of the same shape, in one transaction.
+    /// The benchmark's anchor: the same rows by one binary `COPY FROM STDIN` (the fastest
+    /// way into PostgreSQL, and the encoder the store itself uses) into a table of the same
+    /// shape, in one transaction.
     pub(super) async fn raw_bulk_copy(&self, jobs: &[Vec<Bar>]) -> Result<(), StoreError> {
-        use std::fmt::Write;
         let database = |operation| move |source| StoreError::Database { operation, source };
         let table = include_str!("../../migrations/postgres/0001_bars.sql")
             .replace("CREATE TABLE bars", "CREATE TABLE bench_raw_bars");
         sqlx::raw_sql(&table).execute(&self.pool).await.map_err(database("creating the benchmark table"))?;
         let mut connection = self.pool.acquire().await.map_err(database("acquiring a connection"))?;
-        let mut copy = connection
-            .copy_in_raw(
-                "COPY bench_raw_bars (symbol, exchange, timeframe, bar_start, open, high, low, close, volume, written_at) FROM STDIN",
-            )
-            .await
-            .map_err(database("starting COPY"))?;
-        let mut buffer = String::with_capacity(1 << 20);
-        for bar in jobs.iter().flatten() {
-            // `{:?}` on f64 prints the shortest text that reads back to the same value.
-            let _ = writeln!(
-                buffer,
-                "{}\t{}\t{}\t{}\t{:?}\t{:?}\t{:?}\t{:?}\t{}\t{}",
-                bar.symbol,
-                bar.exchange,
-                bar.timeframe.as_str(),
-                bar.start.to_rfc3339(),
-                bar.open,
-                bar.high,
-                bar.low,
-                bar.close,
-                bar.volume,
-                bar.written_at.to_rfc3339()
-            );
-            if buffer.len() >= 1 << 20 {
-                copy.send(buffer.as_bytes()).await.map_err(database("sending COPY data"))?;
-                buffer.clear();
-            }
-        }
-        if !buffer.is_empty() {
-            copy.send(buffer.as_bytes()).await.map_err(database("sending COPY data"))?;
-        }
-        copy.finish().await.map_err(database("finishing COPY"))?;
+        copy_binary(&mut connection, "bench_raw_bars", jobs.iter().flatten()).await.map_err(database("COPY"))?;
         Ok(())
     }
 }
@@ -348,11 +322,70 @@ async fn unnest_upsert(transaction: &mut PgConnection, bars: &[Bar]) -> Result<u
     Ok(rows_written)
 }
 
+/// Upserts `bars` (at least [`COPY_FROM_ROWS`] of them) by binary `COPY`: straight into
+/// `bars` when none of them can be stored yet, else through the staging table.
+async fn copy_upsert(transaction: &mut PgConnection, bars: &[Bar]) -> Result<u64, StoreError> {
+    let database = |operation| move |source| StoreError::Database { operation, source };
+    if !any_stored_within(transaction, bars).await? {
+        sqlx::query("SAVEPOINT direct_copy")
+            .execute(&mut *transaction)
+            .await
+            .map_err(database("setting a savepoint"))?;
+        match copy_binary(transaction, "bars", bars).await {
+            Ok(rows) => {
+                sqlx::query("RELEASE SAVEPOINT direct_copy")
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(database("releasing a savepoint"))?;
+                return Ok(rows);
+            }
+            // Another writer stored one of these keys since the check: upsert instead.
+            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some(UNIQUE_VIOLATION) => {
+                sqlx::query("ROLLBACK TO SAVEPOINT direct_copy")
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(database("rolling back to a savepoint"))?;
+            }
+            Err(source) => return Err(StoreError::Database { operation: "copying bars into the table", source }),
+        }
+    }
+    staged_upsert(transaction, bars).await
+}
+
+/// PostgreSQL's SQLSTATE for a unique (here: primary key) violation.
+const UNIQUE_VIOLATION: &str = "23505";
+
+/// Whether a stored row could share a key with `bars`: one of their symbols, exchanges
+/// and timeframes, starting between their first and last start. An index range scan per
+/// symbol on the primary key, stopped at the first row found; a loose envelope, so a
+/// false "yes" only costs the staging path.
+async fn any_stored_within(transaction: &mut PgConnection, bars: &[Bar]) -> Result<bool, StoreError> {
+    let (Some(first), Some(last)) = (bars.iter().map(|bar| bar.start).min(), bars.iter().map(|bar| bar.start).max())
+    else {
+        return Ok(false);
+    };
+    let distinct = |field: fn(&Bar) -> &str| -> Vec<&str> {
+        let set: std::collections::BTreeSet<&str> = bars.iter().map(field).collect();
+        set.into_iter().collect()
+    };
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM bars WHERE symbol = ANY($1) AND exchange = ANY($2) AND timeframe = ANY($3)          AND bar_start BETWEEN $4 AND $5)",
+    )
+    .bind(distinct(|bar| bar.symbol.as_str()))
+    .bind(distinct(|bar| bar.exchange.as_str()))
+    .bind(distinct(|bar| bar.timeframe.as_str()))
+    .bind(first)
+    .bind(last)
+    .fetch_one(&mut *transaction)
+    .await
+    .map_err(|source| StoreError::Database { operation: "looking for stored bars in a batch's range", source })
+}
+
 /// Upserts `bars` through a binary `COPY` into this connection's staging table, then one
 /// set-based `INSERT ... SELECT ... ON CONFLICT` with the same rules as [`UPSERT`]. The
 /// staging table is a temporary table made once per connection (`ON COMMIT DELETE ROWS`
 /// empties it at every commit), so there is no catalog churn per job.
-async fn copy_upsert(transaction: &mut PgConnection, bars: &[Bar]) -> Result<u64, StoreError> {
+async fn staged_upsert(transaction: &mut PgConnection, bars: &[Bar]) -> Result<u64, StoreError> {
     let database = |operation| move |source| StoreError::Database { operation, source };
     let exists: bool = sqlx::query_scalar("SELECT to_regclass('pg_temp.bars_staging') IS NOT NULL")
         .fetch_one(&mut *transaction)
@@ -361,27 +394,7 @@ async fn copy_upsert(transaction: &mut PgConnection, bars: &[Bar]) -> Result<u64
     if !exists {
         sqlx::query(CREATE_STAGING).execute(&mut *transaction).await.map_err(database("creating the staging table"))?;
     }
-    let mut copy = transaction
-        .copy_in_raw(
-            "COPY bars_staging (symbol, exchange, timeframe, bar_start, open, high, low, close, volume, written_at) \
-             FROM STDIN (FORMAT binary)",
-        )
-        .await
-        .map_err(database("starting COPY into the staging table"))?;
-    let mut buffer: Vec<u8> = Vec::with_capacity(COPY_BUFFER_BYTES + 256);
-    buffer.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-    buffer.extend_from_slice(&0i32.to_be_bytes()); // flags
-    buffer.extend_from_slice(&0i32.to_be_bytes()); // header extension length
-    for bar in bars {
-        encode_binary_row(&mut buffer, bar);
-        if buffer.len() >= COPY_BUFFER_BYTES {
-            copy.send(buffer.as_slice()).await.map_err(database("sending bars to COPY"))?;
-            buffer.clear();
-        }
-    }
-    buffer.extend_from_slice(&(-1i16).to_be_bytes());
-    copy.send(buffer.as_slice()).await.map_err(database("sending bars to COPY"))?;
-    copy.finish().await.map_err(database("finishing COPY into the staging table"))?;
+    copy_binary(transaction, "bars_staging", bars).await.map_err(database("copying bars into the staging table"))?;
     let result = sqlx::query(UPSERT_FROM_STAGING)
         .execute(&mut *transaction)
         .await
@@ -389,6 +402,38 @@ async fn copy_upsert(transaction: &mut PgConnection, bars: &[Bar]) -> Result<u64
     // No TRUNCATE: the commit empties the table (ON COMMIT DELETE ROWS), and a rollback
     // takes its rows back with everything else.
     Ok(result.rows_affected())
+}
+
+/// `COPY table (...) FROM STDIN (FORMAT binary)` of `bars`, in messages of
+/// [`COPY_BUFFER_BYTES`]; returns the rows copied. `table` is one of the names written in
+/// this file, never input.
+async fn copy_binary<'a>(
+    transaction: &mut PgConnection,
+    table: &str,
+    bars: impl IntoIterator<Item = &'a Bar>,
+) -> Result<u64, sqlx::Error> {
+    let mut copy = transaction
+        .copy_in_raw(&format!(
+            "COPY {table} (symbol, exchange, timeframe, bar_start, open, high, low, close, volume, written_at) \
+             FROM STDIN (FORMAT binary)"
+        ))
+        .await?;
+    let mut buffer: Vec<u8> = Vec::with_capacity(COPY_BUFFER_BYTES + 256);
+    buffer.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buffer.extend_from_slice(&0i32.to_be_bytes()); // flags
+    buffer.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    for bar in bars {
+        encode_binary_row(&mut buffer, bar);
+        if buffer.len() >= COPY_BUFFER_BYTES {
+            copy.send(buffer.as_slice()).await?;
+            buffer.clear();
+        }
+    }
+    buffer.extend_from_slice(&(-1i16).to_be_bytes());
+    copy.send(buffer.as_slice()).await?;
+    // A row the server refused (a key already stored) is reported here, once it has read
+    // (and discarded) the rest: sending never waits for its answer.
+    copy.finish().await
 }
 
 /// Microseconds from the Unix epoch to PostgreSQL's, 2000-01-01 00:00 UTC.
