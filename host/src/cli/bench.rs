@@ -43,7 +43,8 @@ pub enum BenchCommand {
         output: super::FormatArgs,
     },
     /// Plugins: cold compile, load from the artifact cache, and the cost of an empty call
-    /// (fresh store, instantiate, call) for every built-in.
+    /// on a kept instance and on a fresh one (store, instantiate, call, drop) for every
+    /// built-in.
     Plugins {
         /// Empty calls timed per plugin.
         #[arg(long, default_value_t = 2000)]
