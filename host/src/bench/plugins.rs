@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::percentile;
 use crate::plugin::builtin::BUILTINS;
 use crate::plugin::{PluginSource, Registry, Runtime, RuntimeOptions, load};
 
@@ -65,8 +66,9 @@ pub fn run(runtime_options: RuntimeOptions, calls: usize, json: bool) -> anyhow:
             callable.drop_idle_instances();
             fresh.push(started.elapsed());
         }
-        let (empty_call_us_p50, empty_call_us_p99) = (percentile_us(&mut kept, 0.5), percentile_us(&mut kept, 0.99));
-        let (fresh_call_us_p50, fresh_call_us_p99) = (percentile_us(&mut fresh, 0.5), percentile_us(&mut fresh, 0.99));
+        let micros = |samples: &[Duration], quantile| percentile(samples, quantile).as_secs_f64() * 1e6;
+        let (empty_call_us_p50, empty_call_us_p99) = (micros(&kept, 0.5), micros(&kept, 0.99));
+        let (fresh_call_us_p50, fresh_call_us_p99) = (micros(&fresh, 0.5), micros(&fresh, 0.99));
         reports.push(PluginCosts {
             plugin,
             wasm_bytes: builtin.bytes.len(),
@@ -107,11 +109,4 @@ pub fn run(runtime_options: RuntimeOptions, calls: usize, json: bool) -> anyhow:
         }
     }
     Ok(())
-}
-
-/// The `quantile` of `samples` in microseconds (sorts them).
-fn percentile_us(samples: &mut [Duration], quantile: f64) -> f64 {
-    samples.sort_unstable();
-    let last = samples.len().saturating_sub(1);
-    samples.get((last as f64 * quantile).round() as usize).map_or(0.0, |sample| sample.as_secs_f64() * 1e6)
 }

@@ -9,12 +9,13 @@
 //! figures have their anchor beside them.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use super::percentile;
 use crate::plan::{Gap, Tier, Timeframe};
 use crate::queue::{JobPayload, JobQueue, Queue, QueueOptions, new_job_id};
 
@@ -238,12 +239,11 @@ async fn measure_queue(
         queue.enqueue(job).await?;
         latencies.push(started.elapsed());
     }
-    latencies.sort();
     let single_submit_us = Percentiles {
-        p50: percentile(&latencies, 0.50),
-        p99: percentile(&latencies, 0.99),
-        p999: percentile(&latencies, 0.999),
-        max: percentile(&latencies, 1.0),
+        p50: percentile(&latencies, 0.50).as_secs_f64() * 1e6,
+        p99: percentile(&latencies, 0.99).as_secs_f64() * 1e6,
+        p999: percentile(&latencies, 0.999).as_secs_f64() * 1e6,
+        max: percentile(&latencies, 1.0).as_secs_f64() * 1e6,
     };
 
     // Drain: `drain` jobs queued in bulk (not timed), then one consumer takes and acks them
@@ -332,12 +332,6 @@ pub fn command_calls(info: &str, command: &str) -> u64 {
         .and_then(|stats| stats.split(',').find_map(|field| field.strip_prefix("calls=")))
         .and_then(|calls| calls.parse().ok())
         .unwrap_or(0)
-}
-
-/// The sample at fraction `at` of sorted `samples`, in microseconds.
-fn percentile(samples: &[Duration], at: f64) -> f64 {
-    let index = ((samples.len() as f64 * at).ceil() as usize).clamp(1, samples.len()) - 1;
-    samples[index].as_secs_f64() * 1e6
 }
 
 /// redis-benchmark's XADD on the same server: one client unpipelined (the latency anchor

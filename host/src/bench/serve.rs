@@ -19,6 +19,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use super::calendar::{bench_range, random_instants};
+use super::percentile;
 use crate::plugin::builtin::BUILTINS;
 use crate::plugin::{PluginKind, RuntimeOptions, load};
 
@@ -262,15 +263,4 @@ async fn status_throughput(state: crate::server::ServerState, args: &ServeBenchA
     let _ = stop.send(());
     server.await??;
     Ok(Throughput { latencies, elapsed, failures })
-}
-
-/// Nearest-rank percentile, `quantile` in 0..=1.
-fn percentile(samples: &[Duration], quantile: f64) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((quantile * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
